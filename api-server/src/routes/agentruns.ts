@@ -1,0 +1,167 @@
+// The native AgentRun API, shaped after the Kubernetes REST paths, used by the `stromboli` CLI
+// (get, apply, delete, cancel, logs). Stromboli's own endpoints are other route groups.
+import type { FastifyPluginAsync } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import {
+  API_VERSION,
+  AgentRunSpecSchema,
+  KIND,
+  ObjectMetaSchema,
+  describeZodError,
+} from '../../../controller/src/apis/v1alpha1/index.ts';
+import { AppError, ValidationError } from '../../../controller/src/errors.ts';
+import type { LogReader, ManifestProblem, RunStore, StoredRun } from '../ports.ts';
+
+export interface AgentRunRoutesOptions {
+  runs: RunStore;
+  logs: LogReader;
+  problems?: () => ManifestProblem[];
+  defaultNamespace: string;
+}
+
+export const API_PREFIX = `/apis/${API_VERSION}`;
+
+const Name = z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/).max(253);
+const Namespace = z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/).max(63);
+const NsParams = z.object({ namespace: Namespace });
+const NameParams = z.object({ namespace: Namespace, name: Name });
+const RunBody = z.looseObject({ apiVersion: z.string(), kind: z.string(), metadata: z.looseObject({}), spec: z.unknown() });
+const Run = z.looseObject({ apiVersion: z.string(), kind: z.string(), metadata: z.looseObject({}), spec: z.unknown(), status: z.unknown().optional() });
+const RunList = z.object({
+  apiVersion: z.string(),
+  kind: z.literal(`${KIND}List`),
+  items: z.array(Run),
+  problems: z.array(z.object({ path: z.string(), error: z.string() })),
+});
+const ErrorBody = z.object({ code: z.string(), message: z.string() });
+
+/** Validates a manifest as the Kubernetes API server would with our CRD: a bad spec never gets in. */
+function parseManifest(body: unknown, namespace: string, name?: string): { metadata: z.infer<typeof ObjectMetaSchema>; spec: unknown } {
+  const parsed = RunBody.safeParse(body);
+  if (!parsed.success) throw new ValidationError(`invalid AgentRun: ${describeZodError(parsed.error)}`);
+  if (parsed.data.apiVersion !== API_VERSION || parsed.data.kind !== KIND) {
+    throw new ValidationError(`expected apiVersion ${API_VERSION} and kind ${KIND}, got ${parsed.data.apiVersion} ${parsed.data.kind}`);
+  }
+  const metadata = ObjectMetaSchema.safeParse(parsed.data.metadata);
+  if (!metadata.success) throw new ValidationError(`invalid AgentRun: ${describeZodError(metadata.error, 'metadata')}`);
+  if (metadata.data.namespace !== undefined && metadata.data.namespace !== namespace) {
+    throw new ValidationError(`metadata.namespace ${metadata.data.namespace} does not match the request namespace ${namespace}`);
+  }
+  if (name !== undefined && metadata.data.name !== name) throw new ValidationError(`metadata.name ${metadata.data.name} does not match the request name ${name}`);
+  const spec = AgentRunSpecSchema.safeParse(parsed.data.spec);
+  if (!spec.success) throw new ValidationError(`invalid AgentRun: ${describeZodError(spec.error, 'spec')}`);
+  return { metadata: metadata.data, spec: parsed.data.spec };
+}
+
+export const agentRunRoutes: FastifyPluginAsync<AgentRunRoutesOptions> = async (fastify, opts) => {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
+  const list = (items: StoredRun[]) => ({ apiVersion: API_VERSION, kind: `${KIND}List` as const, items, problems: opts.problems?.() ?? [] });
+
+  app.get('/agentruns', { schema: { tags: ['agentruns'], summary: 'List AgentRuns in every namespace', response: { 200: RunList } } }, async () =>
+    list(await opts.runs.list()),
+  );
+
+  app.get(
+    '/namespaces/:namespace/agentruns',
+    { schema: { tags: ['agentruns'], summary: 'List AgentRuns', params: NsParams, response: { 200: RunList } } },
+    async (request) => list(await opts.runs.list({ namespace: request.params.namespace })),
+  );
+
+  app.post(
+    '/namespaces/:namespace/agentruns',
+    { schema: { tags: ['agentruns'], summary: 'Create an AgentRun', params: NsParams, body: RunBody, response: { 201: Run, 400: ErrorBody, 409: ErrorBody } } },
+    async (request, reply) => {
+      const { metadata, spec } = parseManifest(request.body, request.params.namespace);
+      const created = await opts.runs.create({ apiVersion: API_VERSION, kind: KIND, metadata: { ...metadata, namespace: request.params.namespace }, spec });
+      return reply.code(201).send(created);
+    },
+  );
+
+  app.put(
+    '/namespaces/:namespace/agentruns/:name',
+    {
+      schema: {
+        tags: ['agentruns'],
+        summary: 'Apply an AgentRun: create it, or replace its spec',
+        params: NameParams,
+        body: RunBody,
+        response: { 200: Run, 201: Run, 400: ErrorBody, 403: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const { namespace, name } = request.params;
+      const { metadata, spec } = parseManifest(request.body, namespace, name);
+      try {
+        const existing = await opts.runs.get({ namespace, name });
+        const patch = replacementPatch(existing.spec, spec);
+        const updated = Object.keys(patch).length === 0 ? existing : await opts.runs.patchSpec({ namespace, name }, patch, existing.metadata.resourceVersion);
+        return reply.code(200).send(updated);
+      } catch (err) {
+        if (!(err instanceof AppError && err.code === 'NOT_FOUND')) throw err;
+      }
+      const created = await opts.runs.create({ apiVersion: API_VERSION, kind: KIND, metadata: { ...metadata, namespace }, spec });
+      return reply.code(201).send(created);
+    },
+  );
+
+  app.get(
+    '/namespaces/:namespace/agentruns/:name',
+    { schema: { tags: ['agentruns'], summary: 'Read an AgentRun with its status', params: NameParams, response: { 200: Run, 404: ErrorBody } } },
+    async (request) => opts.runs.get(request.params),
+  );
+
+  app.delete(
+    '/namespaces/:namespace/agentruns/:name',
+    { schema: { tags: ['agentruns'], summary: 'Delete an AgentRun (its container is stopped and removed)', params: NameParams, response: { 200: z.object({ deleted: z.boolean() }), 403: ErrorBody, 404: ErrorBody } } },
+    async (request) => {
+      await opts.runs.delete(request.params);
+      return { deleted: true };
+    },
+  );
+
+  app.post(
+    '/namespaces/:namespace/agentruns/:name/cancel',
+    { schema: { tags: ['agentruns'], summary: 'Cancel an AgentRun (sets spec.cancel; final)', params: NameParams, response: { 200: Run, 404: ErrorBody } } },
+    async (request) => opts.runs.patchSpec(request.params, { cancel: true }),
+  );
+
+  app.get(
+    '/namespaces/:namespace/agentruns/:name/log',
+    {
+      schema: {
+        tags: ['agentruns'],
+        summary: "The run's stream-json transcript, one event per line; follow=true streams until the run ends",
+        params: NameParams,
+        querystring: z.object({ follow: z.enum(['true', 'false', '1', '0']).optional(), attempt: z.coerce.number().int().min(1).optional() }),
+      },
+    },
+    async (request, reply) => {
+      const run = await opts.runs.get(request.params);
+      const follow = request.query.follow === 'true' || request.query.follow === '1';
+      const controller = new AbortController();
+      request.raw.on('close', () => controller.abort());
+      reply.raw.writeHead(200, { 'content-type': 'application/x-ndjson; charset=utf-8', 'x-request-id': request.id, 'cache-control': 'no-cache' });
+      try {
+        for await (const line of opts.logs.lines(run, { follow, signal: controller.signal, ...(request.query.attempt === undefined ? {} : { attempt: request.query.attempt }) })) {
+          if (!reply.raw.write(`${line}\n`)) await new Promise((resolve) => reply.raw.once('drain', resolve));
+        }
+      } finally {
+        reply.raw.end();
+      }
+      return reply;
+    },
+  );
+};
+
+/** A merge patch that turns `current` into `next` (keys absent from next are removed). */
+export function replacementPatch(current: unknown, next: unknown): Record<string, unknown> {
+  const cur = typeof current === 'object' && current !== null ? (current as Record<string, unknown>) : {};
+  const nxt = typeof next === 'object' && next !== null ? (next as Record<string, unknown>) : {};
+  const patch: Record<string, unknown> = {};
+  for (const key of Object.keys(cur)) if (!(key in nxt)) patch[key] = null;
+  for (const [key, value] of Object.entries(nxt)) {
+    if (JSON.stringify(cur[key]) !== JSON.stringify(value)) patch[key] = value;
+  }
+  return patch;
+}

@@ -1,0 +1,342 @@
+// AgentRunReconciler: read the run and its container, decide (phases.ts), act through the
+// AgentRunner, write the status once. Level-based: it never asks which event brought it here.
+import { randomUUID } from 'node:crypto';
+import type { AgentRunSpec, AgentRunStatus, Phase } from '../apis/v1alpha1/index.ts';
+import { AgentRunSpecSchema, MAX_RESULT_CHARS, Reasons, conditionsFor, describeZodError, isTerminalPhase, reasonOf } from '../apis/v1alpha1/index.ts';
+import { AppError, NotFoundError, TerminalError, boundedMessage } from '../errors.ts';
+import { scrub } from '../redact.ts';
+import type { ReconcileContext, ReconcileResult, Reconciler } from '../reconcile/types.ts';
+import { Labels, containerName } from '../runner/names.ts';
+import type { RunIdentity } from '../runner/names.ts';
+import type { AgentRunner, AttemptRecord, ObservedContainer } from '../runner/types.ts';
+import type { Resource, ResourceStore } from '../store/store.ts';
+import { refFromKey, refOf } from '../store/store.ts';
+import { CLEANUP_FINALIZER, conclude, deadlineSeconds, decide, signalOf } from './phases.ts';
+import type { Conclusion } from './phases.ts';
+import type { Slots } from './slots.ts';
+
+export type AgentRunResource = Resource<AgentRunStatus>;
+
+export interface AgentRunReconcilerOptions {
+  store: ResourceStore<AgentRunStatus>;
+  runner: AgentRunner;
+  slots: Slots;
+  /** Recorded as status.node. Default: 'local'. */
+  node?: string;
+  /** How often a running container is looked at when no event arrives. Default 10 s (the log follower wakes the run when it ends). */
+  pollMs?: number;
+  /** Delay before a retried attempt, doubled for each further attempt. Default 2 s. */
+  retryDelayMs?: number;
+  /** SIGTERM grace before SIGKILL when stopping a container. Default 10 s. */
+  stopGraceSeconds?: number;
+  /** Injectable clock (epoch ms). */
+  now?: () => number;
+}
+
+type Parsed = { spec: AgentRunSpec; error?: undefined } | { spec?: undefined; error: string };
+
+/** Parses a stored spec; a bad one becomes an error message for a Failed status, never a crash. */
+export function parseSpec(spec: unknown): Parsed {
+  const parsed = AgentRunSpecSchema.safeParse(spec);
+  return parsed.success ? { spec: parsed.data } : { error: `invalid spec: ${describeZodError(parsed.error, 'spec')}` };
+}
+
+export function identityOf(run: AgentRunResource): RunIdentity {
+  return { namespace: run.metadata.namespace, name: run.metadata.name, uid: run.metadata.uid };
+}
+
+export class AgentRunReconciler implements Reconciler {
+  readonly #store: ResourceStore<AgentRunStatus>;
+  readonly #runner: AgentRunner;
+  readonly #slots: Slots;
+  readonly #node: string;
+  readonly #pollMs: number;
+  readonly #retryDelayMs: number;
+  readonly #grace: number;
+  readonly #now: () => number;
+
+  constructor(options: AgentRunReconcilerOptions) {
+    this.#store = options.store;
+    this.#runner = options.runner;
+    this.#slots = options.slots;
+    this.#node = options.node ?? 'local';
+    this.#pollMs = options.pollMs ?? 10_000;
+    this.#retryDelayMs = options.retryDelayMs ?? 2_000;
+    this.#grace = options.stopGraceSeconds ?? 10;
+    this.#now = options.now ?? Date.now;
+  }
+
+  async reconcile(key: string, ctx: ReconcileContext): Promise<ReconcileResult> {
+    let run: AgentRunResource;
+    try {
+      run = await this.#store.get(refFromKey(key));
+    } catch (err) {
+      if (err instanceof NotFoundError) {
+        this.#slots.release(key);
+        return {};
+      }
+      throw err;
+    }
+    const parsed = parseSpec(run.spec);
+    const status = run.status;
+    const attempt = Math.max(1, status?.attempt ?? 1);
+    const name = status?.containerName ?? containerName(identityOf(run), attempt);
+    const container = await this.#runner.inspect(name);
+    const action = decide({
+      generation: run.metadata.generation,
+      deleting: run.metadata.deletionTimestamp !== undefined,
+      hasFinalizer: run.metadata.finalizers?.includes(CLEANUP_FINALIZER) ?? false,
+      spec: parsed.spec,
+      ...(parsed.error === undefined ? {} : { specError: parsed.error }),
+      status,
+      container,
+      now: this.#now(),
+      pollMs: this.#pollMs,
+    });
+    ctx.log.debug({ action: action.type, phase: status?.phase }, 'reconcile decided');
+
+    switch (action.type) {
+      case 'finalize':
+        return this.#finalize(key, run);
+      case 'reject':
+        this.#slots.release(key);
+        await this.#write(run, { phase: 'Failed', reason: action.reason, message: action.message, completed: true });
+        return {};
+      case 'settle':
+        return this.#settle(key, run, action.removeContainer ? name : undefined, action.recordGeneration, action.ttlDueInMs);
+      case 'suspend':
+        this.#slots.release(key);
+        if (reasonOf(status) !== Reasons.Suspended) {
+          await this.#write(run, { phase: 'Pending', reason: Reasons.Suspended, message: 'spec.suspend is true; the run starts when it is false' });
+        }
+        return {};
+      case 'add-finalizer':
+        await this.#store.setFinalizers(refOf(run), [...(run.metadata.finalizers ?? []), CLEANUP_FINALIZER], run.metadata.resourceVersion);
+        return { requeueAfterMs: 0 };
+      case 'start':
+        return this.#start(key, run, requireSpec(parsed), attempt, ctx);
+      case 'watch':
+        this.#slots.markRunning(key);
+        this.#runner.follow(identityOf(run), attempt, name);
+        if (action.adopt && container !== undefined) {
+          ctx.log.info({ container: name }, 'container adopted');
+          await this.#write(run, this.#runningFields(run, attempt, name, container));
+        }
+        return { requeueAfterMs: action.requeueAfterMs };
+      case 'deadline':
+        await this.#runner.stop(name, this.#grace);
+        return this.#recordExit(key, run, requireSpec(parsed), attempt, name, 'deadline');
+      case 'cancel':
+        return this.#cancel(key, run, requireSpec(parsed), attempt, name, container);
+      case 'record-exit':
+        return this.#recordExit(key, run, requireSpec(parsed), attempt, name, undefined);
+      case 'lost':
+        return this.#conclude(key, run, attempt, undefined, {
+          phase: 'Failed',
+          reason: Reasons.ContainerLost,
+          message: `container ${name} disappeared while running`,
+          retry: attempt <= (requireSpec(parsed).backoffLimit ?? 0),
+        });
+    }
+  }
+
+  async #start(key: string, run: AgentRunResource, spec: AgentRunSpec, attempt: number, ctx: ReconcileContext): Promise<ReconcileResult> {
+    const status = run.status;
+    const created = Date.parse(run.metadata.creationTimestamp) || 0;
+    if (!this.#slots.tryAcquire(key, spec.priority ?? 0, created)) {
+      if (reasonOf(status) !== Reasons.Queued) {
+        await this.#write(run, {
+          phase: 'Pending',
+          reason: Reasons.Queued,
+          message: `waiting for a free slot (${this.#slots.running} of ${this.#slots.limit} running)`,
+        });
+      }
+      return { requeueAfterMs: 60_000 };
+    }
+    const name = containerName(identityOf(run), attempt);
+    const sessionId = status?.sessionId ?? spec.session?.id ?? randomUUID();
+    try {
+      await this.#runner.start({
+        run: identityOf(run),
+        attempt,
+        containerName: name,
+        sessionId,
+        resume: spec.session?.resume === true,
+        spec,
+        deadlineSeconds: deadlineSeconds(spec),
+      });
+    } catch (err) {
+      this.#slots.release(key);
+      if (err instanceof TerminalError) {
+        await this.#write(run, { phase: 'Failed', reason: err.reason, message: err.message, completed: true, sessionId });
+        throw err;
+      }
+      throw err;
+    }
+    ctx.log.info({ container: name, attempt }, 'container started');
+    await this.#write(run, { ...this.#runningFields(run, attempt, name, undefined), sessionId });
+    return { requeueAfterMs: Math.min(this.#pollMs, deadlineSeconds(spec) * 1000) };
+  }
+
+  #runningFields(run: AgentRunResource, attempt: number, name: string, container: ObservedContainer | undefined): StatusChange {
+    return {
+      phase: 'Running',
+      reason: Reasons.Running,
+      message: `container ${name} is running`,
+      attempt,
+      containerName: name,
+      startTime: container?.startedAt ?? new Date(this.#now()).toISOString(),
+      logRef: this.#runner.logPath(identityOf(run), attempt),
+    };
+  }
+
+  async #cancel(key: string, run: AgentRunResource, spec: AgentRunSpec, attempt: number, name: string, container: ObservedContainer | undefined): Promise<ReconcileResult> {
+    if (container === undefined) {
+      this.#slots.release(key);
+      await this.#write(run, { phase: 'Cancelled', reason: Reasons.Cancelled, message: 'cancelled by spec.cancel before it started', completed: true });
+      return {};
+    }
+    if (container.running) await this.#runner.stop(name, this.#grace);
+    return this.#recordExit(key, run, spec, attempt, name, 'cancel');
+  }
+
+  async #recordExit(key: string, run: AgentRunResource, spec: AgentRunSpec, attempt: number, name: string, stoppedFor: 'cancel' | 'deadline' | undefined): Promise<ReconcileResult> {
+    const container = await this.#runner.inspect(name);
+    if (container === undefined) return { requeueAfterMs: 0 };
+    if (!container.finished) return { requeueAfterMs: 1_000 };
+    const record = await this.#runner.collect(identityOf(run), attempt, name);
+    const conclusion = conclude({ spec, attempt, container, record, ...(stoppedFor === undefined ? {} : { stoppedFor }) });
+    return this.#conclude(key, run, attempt, { container, record, name }, conclusion);
+  }
+
+  async #conclude(
+    key: string,
+    run: AgentRunResource,
+    attempt: number,
+    ended: { container: ObservedContainer; record: AttemptRecord; name: string } | undefined,
+    conclusion: Conclusion,
+  ): Promise<ReconcileResult> {
+    const facts = ended === undefined ? {} : attemptFacts(ended.container, ended.record);
+    if (conclusion.retry) {
+      await this.#write(run, {
+        ...facts,
+        phase: 'Pending',
+        reason: Reasons.Retrying,
+        message: `attempt ${attempt} failed (${conclusion.reason}: ${conclusion.message}); attempt ${attempt + 1} follows`,
+        attempt: attempt + 1,
+        containerName: undefined,
+      });
+    } else {
+      await this.#write(run, { ...facts, phase: conclusion.phase, reason: conclusion.reason, message: conclusion.message, completed: true });
+    }
+    this.#slots.release(key);
+    if (ended !== undefined) await this.#runner.remove(ended.name);
+    return conclusion.retry ? { requeueAfterMs: this.#retryDelayMs * 2 ** (attempt - 1) } : {};
+  }
+
+  async #settle(key: string, run: AgentRunResource, leftover: string | undefined, recordGeneration: boolean, ttlDueInMs: number | undefined): Promise<ReconcileResult> {
+    this.#slots.release(key);
+    if (leftover !== undefined) await this.#runner.remove(leftover);
+    if (recordGeneration && run.status !== undefined) {
+      await this.#store.updateStatus(refOf(run), { ...run.status, observedGeneration: run.metadata.generation }, run.metadata.resourceVersion);
+      return {};
+    }
+    if (ttlDueInMs === undefined) return {};
+    if (ttlDueInMs > 0) return { requeueAfterMs: ttlDueInMs };
+    try {
+      await this.#store.delete(refOf(run));
+    } catch (err) {
+      // A user's manifest file cannot be deleted by us: the TTL only applies to runs the store can delete.
+      if (err instanceof AppError && err.code === 'FORBIDDEN') return {};
+      throw err;
+    }
+    return {};
+  }
+
+  async #finalize(key: string, run: AgentRunResource): Promise<ReconcileResult> {
+    this.#slots.release(key);
+    const mine = (await this.#runner.listManaged()).filter((c) => c.labels[Labels.uid] === run.metadata.uid);
+    for (const c of mine) {
+      if (c.running) await this.#runner.stop(c.name, this.#grace);
+      await this.#runner.remove(c.name);
+    }
+    const finalizers = (run.metadata.finalizers ?? []).filter((f) => f !== CLEANUP_FINALIZER);
+    if (finalizers.length !== (run.metadata.finalizers ?? []).length) {
+      await this.#store.setFinalizers(refOf(run), finalizers, run.metadata.resourceVersion);
+    }
+    return {};
+  }
+
+  /** The single status write of a reconcile. */
+  async #write(run: AgentRunResource, change: StatusChange): Promise<void> {
+    const now = new Date(this.#now()).toISOString();
+    const previous = run.status ?? {};
+    const { phase, reason, message, completed, ...fields } = change;
+    const safeMessage = boundedMessage(scrub(message), 1024);
+    const next: AgentRunStatus = { ...previous };
+    for (const [k, v] of Object.entries(fields)) {
+      if (v === undefined) delete (next as Record<string, unknown>)[k];
+      else (next as Record<string, unknown>)[k] = v;
+    }
+    next.observedGeneration = run.metadata.generation;
+    next.phase = phase;
+    next.message = safeMessage;
+    next.node = this.#node;
+    next.conditions = conditionsFor(previous.conditions, phase, reason, safeMessage, run.metadata.generation, now);
+    if (completed === true && next.completionTime === undefined) next.completionTime = now;
+    if (isTerminalPhase(phase) && next.startTime === undefined && completed !== true) next.startTime = now;
+    await this.#store.updateStatus(refOf(run), next, run.metadata.resourceVersion);
+  }
+}
+
+interface StatusChange extends Partial<Omit<AgentRunStatus, 'phase' | 'message' | 'conditions'>> {
+  phase: Phase;
+  reason: string;
+  message: string;
+  /** Sets completionTime (once). */
+  completed?: boolean;
+}
+
+function requireSpec(parsed: Parsed): AgentRunSpec {
+  if (parsed.spec === undefined) throw new TerminalError(Reasons.InvalidSpec, parsed.error);
+  return parsed.spec;
+}
+
+/** Status fields an ended attempt contributes: exit code, crash info, result, usage. */
+function attemptFacts(container: ObservedContainer, record: AttemptRecord): Partial<AgentRunStatus> {
+  const { summary } = record;
+  const result = summary.result;
+  const facts: Partial<AgentRunStatus> = {};
+  if (container.exitCode !== undefined) facts.exitCode = container.exitCode;
+  if (summary.sessionId !== undefined) facts.sessionId = summary.sessionId;
+  const text = result?.result ?? (summary.assistantText === '' ? undefined : summary.assistantText);
+  if (text !== undefined) {
+    const clean = scrub(text);
+    facts.result = clean.slice(0, MAX_RESULT_CHARS);
+    if (clean.length > MAX_RESULT_CHARS) facts.resultTruncated = true;
+  }
+  if (result?.structuredOutput !== undefined) facts.structuredOutput = result.structuredOutput;
+  if (result !== undefined) {
+    const usage: NonNullable<AgentRunStatus['usage']> = {};
+    if (result.inputTokens !== undefined) usage.inputTokens = result.inputTokens;
+    if (result.outputTokens !== undefined) usage.outputTokens = result.outputTokens;
+    if (result.cacheCreationInputTokens !== undefined) usage.cacheCreationInputTokens = result.cacheCreationInputTokens;
+    if (result.cacheReadInputTokens !== undefined) usage.cacheReadInputTokens = result.cacheReadInputTokens;
+    if (result.costUSD !== undefined) usage.costUSD = result.costUSD;
+    if (result.numTurns !== undefined) usage.numTurns = result.numTurns;
+    if (result.durationMs !== undefined) usage.durationMs = result.durationMs;
+    if (result.durationApiMs !== undefined) usage.durationApiMs = result.durationApiMs;
+    if (summary.model !== undefined) usage.model = summary.model;
+    facts.usage = usage;
+  } else {
+    const code = container.exitCode;
+    const signal = signalOf(code);
+    facts.crash = {
+      ...(code === undefined ? {} : { exitCode: code }),
+      ...(signal === undefined ? {} : { signal }),
+      ...(container.oomKilled === true ? { oomKilled: true } : {}),
+      ...(record.stderrTail.trim() === '' ? {} : { stderrTail: scrub(record.stderrTail).slice(-4096) }),
+    };
+  }
+  return facts;
+}

@@ -1,0 +1,180 @@
+// The AgentRun resource (stromboli.dev/v1alpha1): the one object every way in produces
+// (kubectl, a YAML file in the watched directory, the HTTP facade) and the reconciler makes true.
+// The CRD in crds/agentrun.yaml is generated from these schemas (scripts/gen-crds.ts).
+import { z } from 'zod';
+import { ClaudeOptionsSchema } from './claude.ts';
+import { PodmanOptionsSchema } from './podman.ts';
+
+export const GROUP = 'stromboli.dev';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+export const KIND = 'AgentRun';
+export const PLURAL = 'agentruns';
+export const SINGULAR = 'agentrun';
+export const SHORT_NAMES = ['ar'] as const;
+export const CATEGORIES = ['stromboli'] as const;
+
+/** The largest prompt we accept (Stromboli has no limit; a bounded one keeps the store and argv sane). */
+export const MAX_PROMPT_BYTES = 256 * 1024;
+
+/** Session ids are UUIDs: the Claude CLI requires them, and they can never traverse a path. */
+export const SessionIdSchema = z
+  .string()
+  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, 'must be a lowercase UUID')
+  .describe('Claude session id (a lowercase UUID).');
+
+export const SessionSpecSchema = z
+  .strictObject({
+    id: SessionIdSchema.optional().describe(
+      'Session to use. New runs get a generated id when absent; with resume it names the session to continue.',
+    ),
+    resume: z.boolean().optional().describe('Continue the session named by id (claude --resume). Requires id.'),
+    continue: z.boolean().optional().describe('Continue the most recent conversation in the working directory (claude --continue).'),
+    fork: z.boolean().optional().describe('With resume: start a new session id branched from the resumed one (claude --fork-session).'),
+  })
+  .refine((s) => !s.resume || s.id !== undefined, { message: 'session.resume needs session.id', path: ['id'] })
+  .describe('Claude session handling. The session directory is mounted as the container HOME, so resume works across runs.');
+
+export const AgentRunSpecSchema = z
+  .strictObject({
+    prompt: z
+      .string()
+      .min(1, 'prompt must not be empty')
+      .refine((p) => Buffer.byteLength(p, 'utf8') <= MAX_PROMPT_BYTES, `prompt is larger than ${MAX_PROMPT_BYTES} bytes`)
+      .describe('The prompt given to claude -p.'),
+    workdir: z
+      .string()
+      .max(4096)
+      .regex(/^\//, 'workdir must be an absolute container path')
+      .optional()
+      .describe('Working directory inside the container (usually a mounted volume).'),
+    claude: ClaudeOptionsSchema.optional().describe('Claude CLI options (Stromboli ClaudeOptions, camelCase).'),
+    podman: PodmanOptionsSchema.optional().describe('Container options (Stromboli PodmanOptions, camelCase).'),
+    session: SessionSpecSchema.optional(),
+    activeDeadlineSeconds: z
+      .int()
+      .min(1)
+      .max(7 * 24 * 3600)
+      .optional()
+      .describe('Wall-clock limit of one attempt, in seconds; enforced by podman --timeout even when the controller is down. Default: the podman.timeout, else 30 minutes.'),
+    backoffLimit: z
+      .int()
+      .min(0)
+      .max(10)
+      .optional()
+      .describe('How many times a crashed or failed attempt is retried. Default 0. Cancelled, deadline and invalid-spec failures are never retried.'),
+    ttlSecondsAfterFinished: z
+      .int()
+      .min(0)
+      .optional()
+      .describe('Delete the run (and its logs) this long after it finished. Default: kept.'),
+    suspend: z.boolean().optional().describe('Hold a run that has not started yet. A running run is not stopped by suspend.'),
+    cancel: z.boolean().optional().describe('Stop the run and end it Cancelled. Final: a cancelled run never restarts.'),
+    priority: z.int().min(-1000).max(1000).optional().describe('Higher starts first when runs queue for a slot. Default 0.'),
+  })
+  .describe('Desired state of an AgentRun.');
+export type AgentRunSpec = z.infer<typeof AgentRunSpecSchema>;
+
+export const Phases = ['Pending', 'Running', 'Succeeded', 'Failed', 'Cancelled'] as const;
+export const PhaseSchema = z.enum(Phases);
+export type Phase = z.infer<typeof PhaseSchema>;
+
+export const ConditionSchema = z.object({
+  type: z.string().min(1).max(316),
+  status: z.enum(['True', 'False', 'Unknown']),
+  reason: z.string().min(1).max(1024),
+  message: z.string().max(32768).optional(),
+  lastTransitionTime: z.string(),
+  observedGeneration: z.int().min(0).optional(),
+});
+export type Condition = z.infer<typeof ConditionSchema>;
+
+export const UsageSchema = z
+  .object({
+    inputTokens: z.int().min(0).optional(),
+    outputTokens: z.int().min(0).optional(),
+    cacheCreationInputTokens: z.int().min(0).optional(),
+    cacheReadInputTokens: z.int().min(0).optional(),
+    costUSD: z.number().min(0).optional(),
+    numTurns: z.int().min(0).optional(),
+    durationMs: z.int().min(0).optional(),
+    durationApiMs: z.int().min(0).optional(),
+    model: z.string().optional(),
+  })
+  .describe('Usage and cost as reported by the CLI result event.');
+export type Usage = z.infer<typeof UsageSchema>;
+
+export const CrashInfoSchema = z
+  .object({
+    exitCode: z.int().optional(),
+    signal: z.string().optional(),
+    oomKilled: z.boolean().optional(),
+    reason: z.string().optional(),
+    /** The last lines of stderr, bounded and redacted. */
+    stderrTail: z.string().max(4096).optional(),
+  })
+  .describe('What is known about an attempt that ended without a result.');
+export type CrashInfo = z.infer<typeof CrashInfoSchema>;
+
+/** The largest result text kept in status; the full transcript stays in the log. */
+export const MAX_RESULT_CHARS = 16 * 1024;
+
+export const AgentRunStatusSchema = z
+  .object({
+    observedGeneration: z.int().min(0).optional(),
+    phase: PhaseSchema.optional(),
+    conditions: z.array(ConditionSchema).optional(),
+    attempt: z.int().min(0).optional(),
+    node: z.string().optional(),
+    containerName: z.string().optional(),
+    sessionId: z.string().optional(),
+    startTime: z.string().optional(),
+    completionTime: z.string().optional(),
+    exitCode: z.int().optional(),
+    crash: CrashInfoSchema.optional(),
+    result: z.string().max(MAX_RESULT_CHARS).optional(),
+    resultTruncated: z.boolean().optional(),
+    structuredOutput: z.unknown().optional(),
+    usage: UsageSchema.optional(),
+    message: z.string().max(1024).optional(),
+    /** Where the stream-json log of the last attempt lives (a path under the state directory, or a node URL). */
+    logRef: z.string().optional(),
+  })
+  .describe('Observed state of an AgentRun, written only by the controller.');
+export type AgentRunStatus = z.infer<typeof AgentRunStatusSchema>;
+
+export const ObjectMetaSchema = z.object({
+  name: z
+    .string()
+    .min(1)
+    .max(253)
+    .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'name must be a lowercase RFC 1123 subdomain'),
+  namespace: z
+    .string()
+    .min(1)
+    .max(63)
+    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'namespace must be a lowercase RFC 1123 label')
+    .optional(),
+  labels: z.record(z.string(), z.string()).optional(),
+  annotations: z.record(z.string(), z.string()).optional(),
+});
+
+/** A whole AgentRun as a user writes it (metadata + spec); the store adds identity and status. */
+export const AgentRunManifestSchema = z.object({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal(KIND),
+  metadata: ObjectMetaSchema,
+  spec: AgentRunSpecSchema,
+});
+export type AgentRunManifest = z.infer<typeof AgentRunManifestSchema>;
+
+/** A readable, single-line summary of a zod failure: `spec.claude.maxTurns: expected int`. */
+export function describeZodError(error: z.ZodError, prefix = ''): string {
+  return error.issues
+    .slice(0, 5)
+    .map((issue) => {
+      const path = [prefix, ...issue.path.map(String)].filter((p) => p !== '').join('.');
+      return path === '' ? issue.message : `${path}: ${issue.message}`;
+    })
+    .join('; ');
+}

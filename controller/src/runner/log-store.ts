@@ -1,0 +1,84 @@
+// Where attempts' output is persisted: <stateDir>/logs/<namespace>/<name>/<uid>/attempt-<n>.jsonl
+// (stdout, Claude's stream-json) and attempt-<n>.stderr. Appends survive a controller restart:
+// a re-attached follower skips the lines already written.
+import { createWriteStream } from 'node:fs';
+import { mkdir, open, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import type { RunIdentity } from './names.ts';
+
+export class LogStore {
+  readonly root: string;
+
+  constructor(options: { root: string }) {
+    this.root = resolve(options.root);
+  }
+
+  runDir(run: RunIdentity): string {
+    return join(this.root, run.namespace, run.name, run.uid);
+  }
+
+  stdoutPath(run: RunIdentity, attempt: number): string {
+    return join(this.runDir(run), `attempt-${attempt}.jsonl`);
+  }
+
+  stderrPath(run: RunIdentity, attempt: number): string {
+    return join(this.runDir(run), `attempt-${attempt}.stderr`);
+  }
+
+  /**
+   * Opens the attempt's log for appending. Returns how many complete lines it already holds (a
+   * partial last line, left by a crash mid-write, is cut off) so a re-attached follower skips them.
+   */
+  async openForAppend(run: RunIdentity, attempt: number): Promise<{ existingLines: number; append: (line: string) => void; close: () => Promise<void> }> {
+    const path = this.stdoutPath(run, attempt);
+    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    let existingLines = 0;
+    const info = await stat(path).catch(() => undefined);
+    if (info !== undefined) {
+      const text = await readFile(path, 'utf8');
+      const lastNewline = text.lastIndexOf('\n');
+      const keep = Buffer.byteLength(text.slice(0, lastNewline + 1), 'utf8');
+      if (keep !== info.size) await truncate(path, keep);
+      existingLines = lastNewline < 0 ? 0 : text.slice(0, lastNewline + 1).split('\n').length - 1;
+    }
+    const stream = createWriteStream(path, { flags: 'a', mode: 0o600 });
+    return {
+      existingLines,
+      append: (line: string) => {
+        stream.write(`${line}\n`);
+      },
+      close: () =>
+        new Promise<void>((resolveClose, reject) => {
+          stream.end((err?: Error | null) => (err ? reject(err) : resolveClose()));
+        }).then(() => fsyncPath(path)),
+    };
+  }
+
+  async writeStderr(run: RunIdentity, attempt: number, text: string): Promise<void> {
+    const path = this.stderrPath(run, attempt);
+    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    await writeFile(path, text, { mode: 0o600 });
+  }
+
+  async read(run: RunIdentity, attempt: number): Promise<string> {
+    return readFile(this.stdoutPath(run, attempt), 'utf8').catch(() => '');
+  }
+
+  async readStderr(run: RunIdentity, attempt: number): Promise<string> {
+    return readFile(this.stderrPath(run, attempt), 'utf8').catch(() => '');
+  }
+
+  /** Removes every log of a run (all attempts). */
+  async removeRun(run: RunIdentity): Promise<void> {
+    await rm(this.runDir(run), { recursive: true, force: true });
+  }
+}
+
+async function fsyncPath(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,220 @@
+// AgentRunner over podman: one prepare step turns a StartRequest into a PodmanRunSpec (safe
+// defaults, allowlisted volumes, the session HOME, secrets by name only), then the podman client
+// runs it detached. Output is persisted by one log follower per container.
+import { TerminalError } from '../errors.ts';
+import { Reasons } from '../apis/v1alpha1/index.ts';
+import { buildClaudeArgs, claudeEnv } from '../claude/args.ts';
+import { buildPodmanRunArgs } from '../podman/args.ts';
+import type { PodmanRunSpec } from '../podman/args.ts';
+import type { PodmanClient } from '../podman/client.ts';
+import type { Logger } from '../reconcile/types.ts';
+import { validateVolumes } from './workspace.ts';
+import type { LogStore } from './log-store.ts';
+import { Labels, containerLabels } from './names.ts';
+import type { RunIdentity } from './names.ts';
+import type { SessionDirs } from './session.ts';
+import { summarizeTranscript } from './stream-json.ts';
+import type { AgentRunner, AttemptRecord, ManagedContainer, ObservedContainer, StartRequest } from './types.ts';
+
+/** The container HOME, where the session directory is mounted (as Stromboli does). */
+export const CONTAINER_HOME = '/home/user';
+
+/** A podman secret given to every container as an environment variable (credentials). */
+export interface CredentialSecret {
+  secret: string;
+  target: string;
+}
+
+export interface PodmanAgentRunnerOptions {
+  podman: PodmanClient;
+  logs: LogStore;
+  sessions: SessionDirs;
+  /** Value of the owner label, so several controllers on one podman never touch each other's containers. */
+  owner: string;
+  /** Image used when the spec names none. Default localhost/stromboli/agent:latest. */
+  defaultImage?: string;
+  /** Host paths volumes may come from (deny by default: empty refuses every volume). */
+  allowedVolumes?: readonly string[];
+  /** Default 512m. */
+  defaultMemory?: string;
+  /** Default '1'. */
+  defaultCpus?: string;
+  /** Default 256. */
+  pidsLimit?: number;
+  /** Container user. Default 1000:1000 (the agent image's non-root user). */
+  user?: string;
+  /** podman --network value; default: podman's default network. */
+  network?: string;
+  /** Non-secret environment for every container (e.g. ANTHROPIC_BASE_URL). */
+  env?: Record<string, string>;
+  /** Server-wide credentials, as podman secrets. */
+  credentials?: readonly CredentialSecret[];
+  /** Seconds podman waits after the deadline before killing (its --timeout is deadline + this). Default 30. */
+  deadlineGraceSeconds?: number;
+  log?: Logger;
+}
+
+interface Follower {
+  done: Promise<string>;
+}
+
+/** How much stderr an attempt keeps in its record. */
+const STDERR_TAIL_BYTES = 4096;
+
+export class PodmanAgentRunner implements AgentRunner {
+  readonly #o: Required<Omit<PodmanAgentRunnerOptions, 'network' | 'log'>> & Pick<PodmanAgentRunnerOptions, 'network' | 'log'>;
+  readonly #followers = new Map<string, Follower>();
+
+  constructor(options: PodmanAgentRunnerOptions) {
+    this.#o = {
+      defaultImage: 'localhost/stromboli/agent:latest',
+      allowedVolumes: [],
+      defaultMemory: '512m',
+      defaultCpus: '1',
+      pidsLimit: 256,
+      user: '1000:1000',
+      env: {},
+      credentials: [],
+      deadlineGraceSeconds: 30,
+      ...options,
+    };
+  }
+
+  /** The argv-ready spec for a request: pure apart from validating volumes against the real filesystem. */
+  async prepare(request: StartRequest, sessionPath: string): Promise<PodmanRunSpec> {
+    const { spec } = request;
+    const volumes = await validateVolumes(spec.podman?.volumes ?? [], { allowedPaths: this.#o.allowedVolumes });
+    const options = spec.claude ?? {};
+    const command = buildClaudeArgs({
+      prompt: spec.prompt,
+      sessionId: request.sessionId,
+      resume: request.resume,
+      ...(spec.session?.continue === true ? { continue: true } : {}),
+      ...(spec.session?.fork === true ? { fork: true } : {}),
+      options,
+      streamJson: true,
+    });
+    const secrets = [
+      ...this.#o.credentials.map((c) => ({ name: c.secret, target: c.target })),
+      ...Object.entries(spec.podman?.secretsEnv ?? {}).map(([target, name]) => ({ name, target })),
+    ];
+    return {
+      name: request.containerName,
+      image: spec.podman?.image ?? this.#o.defaultImage,
+      command,
+      labels: containerLabels(request.run, request.attempt, request.sessionId, this.#o.owner),
+      env: { ...this.#o.env, ...claudeEnv(options), HOME: CONTAINER_HOME },
+      secrets,
+      mounts: [{ source: sessionPath, target: CONTAINER_HOME }, ...volumes],
+      user: this.#o.user,
+      ...(spec.workdir === undefined ? {} : { workdir: spec.workdir }),
+      memory: spec.podman?.memory ?? this.#o.defaultMemory,
+      cpus: spec.podman?.cpus ?? this.#o.defaultCpus,
+      ...(spec.podman?.cpuShares === undefined ? {} : { cpuShares: spec.podman.cpuShares }),
+      pidsLimit: this.#o.pidsLimit,
+      ...(this.#o.network === undefined ? {} : { network: this.#o.network }),
+      timeoutSeconds: request.deadlineSeconds + this.#o.deadlineGraceSeconds,
+      detach: true,
+    };
+  }
+
+  async start(request: StartRequest): Promise<void> {
+    if (await this.#o.podman.inspect(request.containerName)) {
+      this.#o.log?.info({ container: request.containerName }, 'adopting existing container');
+      this.follow(request.run, request.attempt, request.containerName);
+      return;
+    }
+    const image = request.spec.podman?.image ?? this.#o.defaultImage;
+    if (!(await this.#o.podman.imageExists(image))) {
+      throw new TerminalError(
+        Reasons.ImageNotFound,
+        `image ${image} is not present in local storage; build it with 'stromboli images build' (no registry is pulled from)`,
+        { code: 'IMAGE_NOT_FOUND' },
+      );
+    }
+    const sessionPath = await this.#o.sessions.ensure(request.sessionId);
+    const spec = await this.prepare(request, sessionPath);
+    await this.#o.podman.run(buildPodmanRunArgs(spec));
+    this.follow(request.run, request.attempt, request.containerName);
+  }
+
+  async inspect(containerName: string): Promise<ObservedContainer | undefined> {
+    const state = await this.#o.podman.inspect(containerName);
+    if (state === undefined) return undefined;
+    const finished = state.status === 'exited' || state.status === 'stopped';
+    return {
+      name: containerName,
+      running: state.running,
+      finished,
+      ...(state.exitCode === undefined ? {} : { exitCode: state.exitCode }),
+      ...(state.oomKilled === undefined ? {} : { oomKilled: state.oomKilled }),
+      ...(state.startedAt === undefined ? {} : { startedAt: state.startedAt }),
+      ...(state.finishedAt === undefined ? {} : { finishedAt: state.finishedAt }),
+    };
+  }
+
+  follow(run: RunIdentity, attempt: number, containerName: string): void {
+    if (this.#followers.has(containerName)) return;
+    const follower: Follower = { done: this.#persist(run, attempt, containerName) };
+    this.#followers.set(containerName, follower);
+    follower.done.catch((err: unknown) => {
+      this.#o.log?.warn({ err, container: containerName }, 'log follower failed');
+    });
+  }
+
+  async #persist(run: RunIdentity, attempt: number, containerName: string): Promise<string> {
+    const sink = await this.#o.logs.openForAppend(run, attempt);
+    let seen = 0;
+    const handle = this.#o.podman.logs(containerName, { follow: true });
+    try {
+      for await (const line of handle.lines) {
+        seen += 1;
+        if (seen > sink.existingLines) sink.append(line);
+      }
+      const result = await handle.done;
+      const stderrTail = tail(result.stderr, STDERR_TAIL_BYTES);
+      await this.#o.logs.writeStderr(run, attempt, stderrTail);
+      return stderrTail;
+    } finally {
+      await sink.close();
+    }
+  }
+
+  async collect(run: RunIdentity, attempt: number, containerName: string): Promise<AttemptRecord> {
+    this.follow(run, attempt, containerName);
+    const follower = this.#followers.get(containerName);
+    let stderrTail = '';
+    try {
+      stderrTail = (await follower?.done) ?? '';
+    } catch {
+      stderrTail = await this.#o.logs.readStderr(run, attempt);
+    } finally {
+      this.#followers.delete(containerName);
+    }
+    const text = await this.#o.logs.read(run, attempt);
+    return { summary: summarizeTranscript(text), stderrTail, logPath: this.logPath(run, attempt) };
+  }
+
+  async stop(containerName: string, graceSeconds: number): Promise<void> {
+    await this.#o.podman.stop(containerName, graceSeconds);
+  }
+
+  async remove(containerName: string): Promise<void> {
+    this.#followers.delete(containerName);
+    await this.#o.podman.remove(containerName, { force: true });
+  }
+
+  async listManaged(): Promise<ManagedContainer[]> {
+    const found = await this.#o.podman.listByLabel({ [Labels.managed]: 'true', [Labels.owner]: this.#o.owner });
+    return found.map((c) => ({ name: c.name, running: c.running, labels: c.labels }));
+  }
+
+  logPath(run: RunIdentity, attempt: number): string {
+    return this.#o.logs.stdoutPath(run, attempt);
+  }
+}
+
+function tail(text: string, maxBytes: number): string {
+  if (Buffer.byteLength(text, 'utf8') <= maxBytes) return text;
+  return Buffer.from(text, 'utf8').subarray(-maxBytes).toString('utf8');
+}
