@@ -11,7 +11,8 @@ import {
   describeZodError,
 } from '../../../controller/src/apis/v1alpha1/index.ts';
 import { AppError, ValidationError } from '../../../controller/src/errors.ts';
-import type { LogReader, ManifestProblem, RunStore, StoredRun } from '../ports.ts';
+import type { LogReader, ManifestProblem, NewRun, RunStore, StoredRun } from '../ports.ts';
+import { ErrorBodySchema, StoredRunSchema } from '../schemas.ts';
 
 export interface AgentRunRoutesOptions {
   runs: RunStore;
@@ -27,14 +28,14 @@ const Namespace = z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/).max(63);
 const NsParams = z.object({ namespace: Namespace });
 const NameParams = z.object({ namespace: Namespace, name: Name });
 const RunBody = z.looseObject({ apiVersion: z.string(), kind: z.string(), metadata: z.looseObject({}), spec: z.unknown() });
-const Run = z.looseObject({ apiVersion: z.string(), kind: z.string(), metadata: z.looseObject({}), spec: z.unknown(), status: z.unknown().optional() });
+const Run = StoredRunSchema;
 const RunList = z.object({
   apiVersion: z.string(),
   kind: z.literal(`${KIND}List`),
   items: z.array(Run),
   problems: z.array(z.object({ path: z.string(), error: z.string() })),
 });
-const ErrorBody = z.object({ code: z.string(), message: z.string() });
+const ErrorBody = ErrorBodySchema;
 
 /** Validates a manifest as the Kubernetes API server would with our CRD: a bad spec never gets in. */
 function parseManifest(body: unknown, namespace: string, name?: string): { metadata: z.infer<typeof ObjectMetaSchema>; spec: unknown } {
@@ -73,7 +74,7 @@ export const agentRunRoutes: FastifyPluginAsync<AgentRunRoutesOptions> = async (
     { schema: { tags: ['agentruns'], summary: 'Create an AgentRun', params: NsParams, body: RunBody, response: { 201: Run, 400: ErrorBody, 409: ErrorBody } } },
     async (request, reply) => {
       const { metadata, spec } = parseManifest(request.body, request.params.namespace);
-      const created = await opts.runs.create({ apiVersion: API_VERSION, kind: KIND, metadata: { ...metadata, namespace: request.params.namespace }, spec });
+      const created = await opts.runs.create({ apiVersion: API_VERSION, kind: KIND, metadata: newMetadata(metadata, request.params.namespace), spec });
       return reply.code(201).send(created);
     },
   );
@@ -100,7 +101,7 @@ export const agentRunRoutes: FastifyPluginAsync<AgentRunRoutesOptions> = async (
       } catch (err) {
         if (!(err instanceof AppError && err.code === 'NOT_FOUND')) throw err;
       }
-      const created = await opts.runs.create({ apiVersion: API_VERSION, kind: KIND, metadata: { ...metadata, namespace }, spec });
+      const created = await opts.runs.create({ apiVersion: API_VERSION, kind: KIND, metadata: newMetadata(metadata, namespace), spec });
       return reply.code(201).send(created);
     },
   );
@@ -153,6 +154,15 @@ export const agentRunRoutes: FastifyPluginAsync<AgentRunRoutesOptions> = async (
     },
   );
 };
+
+function newMetadata(metadata: z.infer<typeof ObjectMetaSchema>, namespace: string): NewRun['metadata'] {
+  return {
+    name: metadata.name,
+    namespace,
+    ...(metadata.labels === undefined ? {} : { labels: metadata.labels }),
+    ...(metadata.annotations === undefined ? {} : { annotations: metadata.annotations }),
+  };
+}
 
 /** A merge patch that turns `current` into `next` (keys absent from next are removed). */
 export function replacementPatch(current: unknown, next: unknown): Record<string, unknown> {

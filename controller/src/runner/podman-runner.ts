@@ -52,6 +52,8 @@ export interface PodmanAgentRunnerOptions {
   /** Seconds podman waits after the deadline before killing (its --timeout is deadline + this). Default 30. */
   deadlineGraceSeconds?: number;
   log?: Logger;
+  /** Called when a container's output has ended (it exited): the loop reconciles the run at once instead of waiting for a poll. */
+  onOutputEnd?: (run: RunIdentity) => void;
 }
 
 interface Follower {
@@ -62,7 +64,7 @@ interface Follower {
 const STDERR_TAIL_BYTES = 4096;
 
 export class PodmanAgentRunner implements AgentRunner {
-  readonly #o: Required<Omit<PodmanAgentRunnerOptions, 'network' | 'log'>> & Pick<PodmanAgentRunnerOptions, 'network' | 'log'>;
+  readonly #o: Required<Omit<PodmanAgentRunnerOptions, 'network' | 'log' | 'onOutputEnd'>> & Pick<PodmanAgentRunnerOptions, 'network' | 'log' | 'onOutputEnd'>;
   readonly #followers = new Map<string, Follower>();
 
   constructor(options: PodmanAgentRunnerOptions) {
@@ -157,9 +159,13 @@ export class PodmanAgentRunner implements AgentRunner {
     if (this.#followers.has(containerName)) return;
     const follower: Follower = { done: this.#persist(run, attempt, containerName) };
     this.#followers.set(containerName, follower);
-    follower.done.catch((err: unknown) => {
-      this.#o.log?.warn({ err, container: containerName }, 'log follower failed');
-    });
+    follower.done.then(
+      () => this.#o.onOutputEnd?.(run),
+      (err: unknown) => {
+        this.#o.log?.warn({ err, container: containerName }, 'log follower failed');
+        this.#o.onOutputEnd?.(run);
+      },
+    );
   }
 
   async #persist(run: RunIdentity, attempt: number, containerName: string): Promise<string> {

@@ -1,0 +1,156 @@
+// `stromboli`: serve (the embedded mode), the kubectl-like client commands, and images build.
+// Every failure prints one clear line and exits non-zero.
+import { parseArgs } from 'node:util';
+import type { ParseArgsConfig } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { ServeConfigSchema } from '../config.ts';
+import { createLogger } from '../log.ts';
+import { CliError, apply, cancel, get, logs, remove } from './client.ts';
+import { buildImage } from './images.ts';
+
+const USAGE = `Usage: stromboli <command> [options]
+
+Commands:
+  serve                 run the embedded mode: watched directory + state directory + controller + API
+  get [NAME]            list AgentRuns, or show one (-o table|json|yaml)
+  logs NAME [-f]        print a run's stream-json transcript (-f follows it)
+  apply -f FILE         create or update the AgentRuns in FILE (stored in the state directory)
+  delete NAME           delete an API-created run (stop and remove its container)
+  cancel NAME           cancel a run (final)
+  images build [--fake] build the agent image (or the fake test image) locally, without a registry
+
+serve options:
+  --runs-dir DIR (./runs)  --state-dir DIR (./.stromboli)  --host H (127.0.0.1)  --port N (8585)
+  --max-concurrent-runs N (4)  --allowed-volume PATH (repeatable)  --containers-conf FILE
+  --image REF  --container-network MODE  --anthropic-base-url URL
+client options:
+  --server URL (http://127.0.0.1:8585)  -n, --namespace NS (default)
+`;
+
+const OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
+  'runs-dir': { type: 'string' },
+  'state-dir': { type: 'string' },
+  host: { type: 'string' },
+  port: { type: 'string' },
+  'max-concurrent-runs': { type: 'string' },
+  'allowed-volume': { type: 'string', multiple: true },
+  'containers-conf': { type: 'string' },
+  image: { type: 'string' },
+  'container-network': { type: 'string' },
+  'anthropic-base-url': { type: 'string' },
+  server: { type: 'string' },
+  namespace: { type: 'string', short: 'n' },
+  output: { type: 'string', short: 'o' },
+  follow: { type: 'boolean', short: 'f' },
+  filename: { type: 'string' },
+  fake: { type: 'boolean' },
+} as const satisfies ParseArgsConfig['options'];
+
+function intFlag(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) throw new CliError(`--${flag} must be a whole number, got '${value}'`);
+  return Number(value);
+}
+
+async function serve(values: Record<string, unknown>): Promise<void> {
+  const parsed = ServeConfigSchema.safeParse({
+    ...(values['runs-dir'] === undefined ? {} : { runsDir: values['runs-dir'] }),
+    ...(values['state-dir'] === undefined ? {} : { stateDir: values['state-dir'] }),
+    ...(values.host === undefined ? {} : { host: values.host }),
+    ...(values.port === undefined ? {} : { port: intFlag(values.port as string, 'port') }),
+    ...(values['max-concurrent-runs'] === undefined ? {} : { maxConcurrentRuns: intFlag(values['max-concurrent-runs'] as string, 'max-concurrent-runs') }),
+    ...(values['allowed-volume'] === undefined ? {} : { allowedVolumes: values['allowed-volume'] }),
+    ...(values['containers-conf'] === undefined ? {} : { containersConf: values['containers-conf'] }),
+    ...(values.image === undefined ? {} : { image: values.image }),
+    ...(values['container-network'] === undefined ? {} : { containerNetwork: values['container-network'] }),
+    ...(values['anthropic-base-url'] === undefined ? {} : { anthropicBaseUrl: values['anthropic-base-url'] }),
+  });
+  if (!parsed.success) throw new CliError(`invalid option: ${z.prettifyError(parsed.error).replace(/\n/g, ' ')}`);
+  const log = createLogger();
+  const { startEmbedded } = await import('../embedded.ts');
+  const server = await startEmbedded(parsed.data, log);
+  const { default: closeWithGrace } = await import('close-with-grace');
+  closeWithGrace({ delay: 30_000 }, async ({ err, signal }) => {
+    if (err !== undefined) log.error({ err }, 'fatal error, shutting down');
+    else log.info({ signal }, 'shutting down');
+    await server.close();
+  });
+}
+
+export async function main(argv: readonly string[], out: (text: string) => void = (t) => process.stdout.write(t)): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new CliError(`${(err as Error).message}\n${USAGE}`, 2);
+  }
+  const { values, positionals } = parsed;
+  const [command, ...rest] = positionals;
+  if (values.help === true || command === undefined || command === 'help') {
+    out(USAGE);
+    return;
+  }
+  const client = {
+    server: values.server ?? process.env.STROMBOLI_SERVER ?? 'http://127.0.0.1:8585',
+    namespace: values.namespace ?? 'default',
+    ...(process.env.STROMBOLI_TOKEN === undefined ? {} : { token: process.env.STROMBOLI_TOKEN }),
+    out,
+  };
+  const needName = (): string => {
+    const name = rest[0];
+    if (name === undefined) throw new CliError(`stromboli ${command} needs a run NAME`, 2);
+    return name;
+  };
+  switch (command) {
+    case 'serve':
+      return serve(values);
+    case 'get': {
+      const output = values.output ?? 'table';
+      if (output !== 'table' && output !== 'json' && output !== 'yaml') throw new CliError(`-o must be table, json or yaml, got '${output}'`, 2);
+      return get(client, rest[0], output);
+    }
+    case 'logs':
+      return logs(client, needName(), values.follow === true);
+    case 'apply': {
+      // -f is --follow for logs; for apply it names the file, which parseArgs then sees as a positional.
+      const file = values.filename ?? (values.follow === true ? rest[0] : undefined);
+      if (file === undefined) throw new CliError('stromboli apply needs -f FILE', 2);
+      return apply(client, file);
+    }
+    case 'delete':
+      return remove(client, needName());
+    case 'cancel':
+      return cancel(client, needName());
+    case 'images':
+      if (rest[0] !== 'build') throw new CliError("usage: stromboli images build [--fake]", 2);
+      return buildImage({ fake: values.fake === true, out });
+    default:
+      throw new CliError(`unknown command '${command}'\n${USAGE}`, 2);
+  }
+}
+
+/** The process entry: runs main and turns errors into one line and an exit code. */
+export async function run(): Promise<void> {
+  process.on('unhandledRejection', (reason) => {
+    process.stderr.write(`stromboli: unhandled rejection: ${reason instanceof Error ? reason.stack ?? reason.message : String(reason)}\n`);
+    process.exit(1);
+  });
+  try {
+    await main(process.argv.slice(2));
+  } catch (err) {
+    if (err instanceof CliError) {
+      process.stderr.write(`${err.message.trimEnd()}\n`);
+      process.exitCode = err.exitCode;
+      return;
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`stromboli: ${message}\n`);
+    process.exitCode = 1;
+  }
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  await run();
+}

@@ -1,0 +1,138 @@
+// The embedded mode's composition root (`stromboli serve`): file store over the watched
+// directory + state directory, the AgentRun controller over podman, and the HTTP API, in one
+// process. The only controller file that wires concrete implementations together.
+import { createHash } from 'node:crypto';
+import { realpath, mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../../api-server/src/app.ts';
+import type { LogReader, StoredRun } from '../../api-server/src/ports.ts';
+import type { AgentRunStatus } from './apis/v1alpha1/index.ts';
+import { isTerminalPhase } from './apis/v1alpha1/index.ts';
+import { AgentRunReconciler, parseSpec } from './agentrun/reconciler.ts';
+import { Slots } from './agentrun/slots.ts';
+import type { ServeConfig } from './config.ts';
+import { ExecaExecutor } from './exec/execa-executor.ts';
+import type { RootLogger } from './log.ts';
+import { PodmanClient } from './podman/client.ts';
+import { runController } from './reconcile/controller.ts';
+import type { ControllerHandle } from './reconcile/controller.ts';
+import { LogStore } from './runner/log-store.ts';
+import { tailLines } from './runner/log-tail.ts';
+import { Labels } from './runner/names.ts';
+import { PodmanAgentRunner } from './runner/podman-runner.ts';
+import { SessionDirs } from './runner/session.ts';
+import { FileStore } from './store/file-store.ts';
+import type { ResourceStore } from './store/store.ts';
+import { keyOf, refOf } from './store/store.ts';
+
+export interface EmbeddedServer {
+  /** Where the API listens, e.g. http://127.0.0.1:8585. */
+  url: string;
+  app: FastifyInstance;
+  store: FileStore<AgentRunStatus>;
+  controller: ControllerHandle;
+  /** Stops the API, drains the loop, releases the state directory. Containers keep running for the next start to adopt. */
+  close(): Promise<void>;
+}
+
+/** The owner label of this state directory's containers: two embedded servers never touch each other's. */
+export async function ownerOf(stateDir: string): Promise<string> {
+  const real = await realpath(stateDir);
+  return `embedded-${createHash('sha256').update(real).digest('hex').slice(0, 12)}`;
+}
+
+/** LogReader over the state directory: replays the persisted transcript, follows it while the run is not finished. */
+export function fileLogReader(store: ResourceStore<AgentRunStatus>, logs: LogStore): LogReader {
+  return {
+    lines(run: StoredRun, options) {
+      const attempt = options.attempt ?? run.status?.attempt ?? 1;
+      const identity = { namespace: run.metadata.namespace, name: run.metadata.name, uid: run.metadata.uid };
+      const follow = async (): Promise<boolean> => {
+        if (!options.follow) return false;
+        try {
+          const current = await store.get(refOf(run));
+          if (current.metadata.uid !== run.metadata.uid) return false;
+          if (isTerminalPhase(current.status?.phase)) return false;
+          // A retry moved on to a later attempt: this attempt's log is complete.
+          return (current.status?.attempt ?? 1) <= attempt;
+        } catch {
+          return false;
+        }
+      };
+      return tailLines(logs.stdoutPath(identity, attempt), { follow, signal: options.signal, ...(options.fromLine === undefined ? {} : { fromLine: options.fromLine }) });
+    },
+  };
+}
+
+/** Puts every unfinished run in line and every running container in a slot, before the first reconcile. */
+async function seedSlots(store: ResourceStore<AgentRunStatus>, runner: PodmanAgentRunner, slots: Slots, log: RootLogger): Promise<void> {
+  const runs = await store.list();
+  const byUid = new Map(runs.map((r) => [r.metadata.uid, r]));
+  for (const container of await runner.listManaged()) {
+    const run = byUid.get(container.labels[Labels.uid] ?? '');
+    if (run === undefined) {
+      // An orphan: its run is gone (and the state that would have finalized it too).
+      log.warn({ container: container.name }, 'removing orphan container');
+      if (container.running) await runner.stop(container.name, 10);
+      await runner.remove(container.name);
+      continue;
+    }
+    if (container.running) slots.markRunning(keyOf(refOf(run)));
+  }
+  for (const run of runs) {
+    const parsed = parseSpec(run.spec);
+    if (parsed.spec === undefined || isTerminalPhase(run.status?.phase)) continue;
+    slots.register(keyOf(refOf(run)), parsed.spec.priority ?? 0, Date.parse(run.metadata.creationTimestamp) || 0);
+  }
+}
+
+export async function startEmbedded(config: ServeConfig, log: RootLogger): Promise<EmbeddedServer> {
+  const stateDir = resolve(config.stateDir);
+  await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  const store = await FileStore.open<AgentRunStatus>({ runsDir: resolve(config.runsDir), stateDir, defaultNamespace: config.defaultNamespace, log: log.child({ component: 'file-store' }) });
+  try {
+    const executor = new ExecaExecutor();
+    const podman = new PodmanClient({ executor, ...(config.containersConf === undefined ? {} : { env: { CONTAINERS_CONF: resolve(config.containersConf) } }) });
+    const logs = new LogStore({ root: join(stateDir, 'logs') });
+    const sessions = new SessionDirs({ root: join(stateDir, 'sessions') });
+    let controller: ControllerHandle | undefined;
+    const slots = new Slots({ limit: config.maxConcurrentRuns, wake: (keys) => keys.forEach((k) => controller?.enqueue(k)) });
+    const runner = new PodmanAgentRunner({
+      podman,
+      logs,
+      sessions,
+      owner: await ownerOf(stateDir),
+      defaultImage: config.image,
+      allowedVolumes: config.allowedVolumes,
+      ...(config.containerNetwork === undefined ? {} : { network: config.containerNetwork }),
+      env: config.anthropicBaseUrl === undefined ? {} : { ANTHROPIC_BASE_URL: config.anthropicBaseUrl },
+      log: log.child({ component: 'runner' }),
+      onOutputEnd: (run) => controller?.enqueue(keyOf(run)),
+    });
+    await seedSlots(store, runner, slots, log);
+    const reconciler = new AgentRunReconciler({ store, runner, slots, pollMs: config.pollMs, retryDelayMs: config.retryDelayMs });
+    controller = runController({ store, reconciler, log: log.child({ component: 'controller' }), concurrency: config.workers, resyncMs: config.resyncMs });
+    const app = await buildApp(
+      { runs: store, logs: fileLogReader(store, logs), problems: () => store.problems().map((p) => ({ path: p.path, error: p.error })), defaultNamespace: config.defaultNamespace },
+      { logger: log.child({ component: 'api' }) },
+    );
+    const url = await app.listen({ host: config.host, port: config.port });
+    log.info({ url, runsDir: resolve(config.runsDir), stateDir, maxConcurrentRuns: config.maxConcurrentRuns, auth: false }, 'stromboli serving');
+    const handle = controller;
+    return {
+      url,
+      app,
+      store,
+      controller: handle,
+      async close() {
+        await app.close();
+        await handle.stop();
+        await store.close();
+      },
+    };
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+}
