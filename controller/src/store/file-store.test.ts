@@ -1,0 +1,484 @@
+import { spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isAppError } from '../errors.ts';
+import type { FileProblem, FileStoreLogger, FileStoreOptions } from './file-store.ts';
+import { FileStore } from './file-store.ts';
+import type { ConformanceStatus } from './store-conformance.ts';
+import { describeStoreConformance } from './store-conformance.ts';
+import type { Resource, StoreEvent } from './store.ts';
+
+type Status = ConformanceStatus;
+
+describeStoreConformance('FileStore (API-created runs)', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'file-store-conformance-'));
+  const store = await FileStore.open<Status>({ runsDir: join(root, 'runs'), stateDir: join(root, 'state'), settleMs: 20 });
+  return {
+    store,
+    close: async () => {
+      await store.close();
+      await rm(root, { recursive: true, force: true });
+    },
+  };
+});
+
+interface LogLine {
+  level: 'warn' | 'info' | 'debug';
+  obj: Record<string, unknown>;
+  msg: string;
+}
+
+describe('FileStore', () => {
+  let root: string;
+  let runsDir: string;
+  let stateDir: string;
+  let logLines: LogLine[];
+  let opened: FileStore<Status>[];
+  const controllers: AbortController[] = [];
+
+  const log: FileStoreLogger = {
+    warn: (obj, msg) => logLines.push({ level: 'warn', obj, msg }),
+    info: (obj, msg) => logLines.push({ level: 'info', obj, msg }),
+    debug: (obj, msg) => logLines.push({ level: 'debug', obj, msg }),
+  };
+
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'file-store-'));
+    runsDir = join(root, 'runs');
+    stateDir = join(root, 'state');
+    await mkdir(runsDir);
+    logLines = [];
+    opened = [];
+  });
+
+  afterEach(async () => {
+    for (const controller of controllers.splice(0)) controller.abort();
+    for (const store of opened) await store.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  async function openStore(extra: Partial<FileStoreOptions<Status>> = {}): Promise<FileStore<Status>> {
+    const store = await FileStore.open<Status>({ runsDir, stateDir, settleMs: 30, log, ...extra });
+    opened.push(store);
+    return store;
+  }
+
+  async function reopen(store: FileStore<Status>, extra: Partial<FileStoreOptions<Status>> = {}): Promise<FileStore<Status>> {
+    await store.close();
+    return openStore(extra);
+  }
+
+  function run(name: string, spec: string = 'prompt: hi', extra: string = ''): string {
+    const body = spec
+      .split('\n')
+      .map((line) => `  ${line}`)
+      .join('\n');
+    return `apiVersion: stromboli.dev/v1alpha1\nkind: AgentRun\nmetadata:\n  name: ${name}\n${extra}spec:\n${body}\n`;
+  }
+
+  async function put(file: string, content: string): Promise<void> {
+    await mkdir(join(runsDir, file, '..'), { recursive: true });
+    await writeFile(join(runsDir, file), content);
+  }
+
+  const ref = (name: string, namespace = 'default') => ({ namespace, name });
+
+  async function names(store: FileStore<Status>): Promise<string[]> {
+    return (await store.list()).map((o) => `${o.metadata.namespace}/${o.metadata.name}`);
+  }
+
+  async function tryGet(store: FileStore<Status>, name: string): Promise<Resource<Status> | undefined> {
+    return store.get(ref(name)).catch(() => undefined);
+  }
+
+  function problemsOf(store: FileStore<Status>, file: string): FileProblem[] {
+    return store.problems().filter((p) => p.path === join(runsDir, file));
+  }
+
+  function record(store: FileStore<Status>): { events: StoreEvent<Status>[]; summary: () => string[] } {
+    const controller = new AbortController();
+    controllers.push(controller);
+    const events: StoreEvent<Status>[] = [];
+    void (async () => {
+      for await (const event of store.watch(controller.signal)) events.push(event);
+    })();
+    return { events, summary: () => events.map((e) => `${e.type} ${e.object.metadata.name}`) };
+  }
+
+  async function errorCode(promise: Promise<unknown>): Promise<string | undefined> {
+    const err: unknown = await promise.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    return isAppError(err) ? err.code : undefined;
+  }
+
+  /** Every file under runsDir with its content, to prove the store never writes there. */
+  async function snapshot(dir: string): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+      if (entry.isFile()) out[join(entry.parentPath, entry.name)] = await readFile(join(entry.parentPath, entry.name), 'utf8');
+    }
+    return out;
+  }
+
+  it('loads every AgentRun of every manifest, multi-document files and subfolders included', async () => {
+    await put('a.yaml', `${run('one')}---\n${run('two', 'prompt: hi', '  namespace: team-a\n')}---\n`);
+    await put('nested/deeper/b.yml', run('three'));
+    await put('notes.txt', run('ignored'));
+    const store = await openStore();
+    expect(await names(store)).toEqual(['default/one', 'default/three', 'team-a/two']);
+    const one = await store.get(ref('one'));
+    expect(one.metadata).toMatchObject({ generation: 1, namespace: 'default' });
+    expect(one.spec).toEqual({ prompt: 'hi' });
+    expect(store.problems()).toEqual([]);
+  });
+
+  it('skips documents of another kind or apiVersion and lists them as skipped', async () => {
+    const other = 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n';
+    const wrongVersion = run('old').replace('v1alpha1', 'v1beta1');
+    await put('mixed.yaml', `${other}---\n${wrongVersion}---\n${run('good')}`);
+    const store = await openStore();
+    expect(await names(store)).toEqual(['default/good']);
+    const problems = problemsOf(store, 'mixed.yaml');
+    expect(problems.map((p) => [p.document, p.skipped])).toEqual([
+      [1, true],
+      [2, true],
+    ]);
+    expect(logLines.filter((l) => l.msg === 'manifest document skipped')).toHaveLength(2);
+  });
+
+  it('reports a document without a usable name and loads the others', async () => {
+    const noName = 'apiVersion: stromboli.dev/v1alpha1\nkind: AgentRun\nmetadata: {}\nspec:\n  prompt: x\n';
+    await put('a.yaml', `${noName}---\n${run('Bad_Name')}---\n${run('fine')}---\n${run('fine')}`);
+    await put('b.yaml', run('other'));
+    const store = await openStore();
+    expect(await names(store)).toEqual(['default/fine', 'default/other']);
+    const problems = problemsOf(store, 'a.yaml');
+    expect(problems.map((p) => p.document)).toEqual([1, 2, 4]);
+    expect(problems.every((p) => p.skipped === undefined)).toBe(true);
+    expect(problems[0]?.error).toContain('metadata.name');
+    expect(logLines.filter((l) => l.level === 'warn' && l.msg === 'manifest problem')).toHaveLength(3);
+  });
+
+  it('reports a YAML syntax error without touching other runs, keeps the last good spec, and clears once fixed', async () => {
+    await put('a.yaml', run('a'));
+    await put('b.yaml', run('b'));
+    const store = await openStore();
+    const before = await store.get(ref('a'));
+    await put('a.yaml', `${run('a', 'prompt: changed')}  oops: [unclosed\n`);
+    await expect.poll(() => problemsOf(store, 'a.yaml').map((p) => p.error.split(':')[0])).toEqual(['YAML error in document 1']);
+    expect(await store.get(ref('a'))).toEqual(before);
+    expect(await names(store)).toEqual(['default/a', 'default/b']);
+    // A restart while the file is still broken keeps the run too.
+    const restarted = await reopen(store);
+    expect((await restarted.get(ref('a'))).metadata.uid).toBe(before.metadata.uid);
+    expect(problemsOf(restarted, 'a.yaml')).toHaveLength(1);
+    await put('a.yaml', run('a', 'prompt: changed'));
+    await expect.poll(async () => (await restarted.get(ref('a'))).spec).toEqual({ prompt: 'changed' });
+    expect(restarted.problems()).toEqual([]);
+  });
+
+  it('reports a file over maxFileBytes without reading it', async () => {
+    await put('big.yaml', run('big', `prompt: ${'x'.repeat(500)}`));
+    await put('small.yaml', run('small'));
+    const store = await openStore({ maxFileBytes: 300 });
+    expect(await names(store)).toEqual(['default/small']);
+    expect(problemsOf(store, 'big.yaml')[0]?.error).toMatch(/over the 300-byte limit/);
+  });
+
+  it('refuses an alias bomb', async () => {
+    const levels = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
+    for (let i = 1; i < 9; i++) {
+      const prev = String.fromCharCode(96 + i);
+      const cur = String.fromCharCode(97 + i);
+      levels.push(`${cur}: &${cur} [${Array(9).fill(`*${prev}`).join(',')}]`);
+    }
+    const bomb = run('bomb', levels.join('\n'));
+    await put('bomb.yaml', bomb);
+    await put('ok.yaml', run('ok'));
+    const store = await openStore();
+    expect(await names(store)).toEqual(['default/ok']);
+    expect(problemsOf(store, 'bomb.yaml')).toHaveLength(1);
+  });
+
+  it('refuses a document that expands past the size cap through a few aliases', async () => {
+    const big = 'x'.repeat(200);
+    await put('wide.yaml', run('wide', `a: &a "${big}"\nb: [*a, *a, *a, *a, *a, *a, *a, *a]`));
+    const store = await openStore({ maxFileBytes: 400 });
+    expect(await names(store)).toEqual([]);
+    expect(problemsOf(store, 'wide.yaml')[0]?.error).toMatch(/expands to more than 1600 bytes/);
+  });
+
+  it('gives a name declared in two files to the first, reports the second, and hands over with the same uid', async () => {
+    await put('a.yaml', run('same', 'prompt: from a'));
+    await put('b.yaml', run('same', 'prompt: from b'));
+    const store = await openStore();
+    const first = await store.get(ref('same'));
+    expect(first.spec).toEqual({ prompt: 'from a' });
+    expect(problemsOf(store, 'b.yaml')[0]?.error).toContain(`also declared in ${join(runsDir, 'a.yaml')}`);
+    await rm(join(runsDir, 'a.yaml'));
+    await expect.poll(async () => (await store.get(ref('same'))).spec).toEqual({ prompt: 'from b' });
+    const after = await store.get(ref('same'));
+    expect(after.metadata.uid).toBe(first.metadata.uid);
+    expect(after.metadata.generation).toBe(2);
+    expect(store.problems()).toEqual([]);
+  });
+
+  it('bumps generation for a spec change, not for comments, key order or labels', async () => {
+    await put('a.yaml', run('a', 'prompt: hi\npriority: 1'));
+    const store = await openStore();
+    const created = await store.get(ref('a'));
+    await put('a.yaml', `# a comment\n${run('a', 'priority: 1   # same\nprompt: hi', '  labels:\n    team: x\n')}`);
+    await expect.poll(async () => (await store.get(ref('a'))).metadata.labels).toEqual({ team: 'x' });
+    const relabelled = await store.get(ref('a'));
+    expect(relabelled.metadata.generation).toBe(1);
+    expect(relabelled.metadata.resourceVersion).not.toBe(created.metadata.resourceVersion);
+    await put('a.yaml', run('a', 'prompt: hi\npriority: 2'));
+    await expect.poll(async () => (await store.get(ref('a'))).metadata.generation).toBe(2);
+    expect((await store.get(ref('a'))).metadata.labels).toBeUndefined();
+  });
+
+  it('adds runs for new files and deletes the run of a removed file without finalizers', async () => {
+    const store = await openStore();
+    const watch = record(store);
+    await put('a.yaml', run('a'));
+    await expect.poll(watch.summary).toEqual(['ADDED a']);
+    await rm(join(runsDir, 'a.yaml'));
+    await expect.poll(watch.summary).toEqual(['ADDED a', 'DELETED a']);
+    expect(await names(store)).toEqual([]);
+    expect(await readdir(join(stateDir, 'resources', 'default'))).toEqual([]);
+  });
+
+  it('keeps the run of a removed file while finalizers remain, still writing its status', async () => {
+    await put('a.yaml', run('a'));
+    const store = await openStore();
+    const created = await store.get(ref('a'));
+    await store.setFinalizers(ref('a'), ['stromboli.dev/cleanup'], created.metadata.resourceVersion);
+    const watch = record(store);
+    await rm(join(runsDir, 'a.yaml'));
+    await expect.poll(async () => (await store.get(ref('a'))).metadata.deletionTimestamp).toBeDefined();
+    const deleting = await store.get(ref('a'));
+    expect(await names(store)).toEqual(['default/a']);
+    const final = await store.updateStatus(ref('a'), { phase: 'Cancelled' }, deleting.metadata.resourceVersion);
+    expect(await store.setFinalizers(ref('a'), [], final.metadata.resourceVersion)).toBeUndefined();
+    await expect.poll(watch.summary).toEqual(['ADDED a', 'MODIFIED a', 'MODIFIED a', 'MODIFIED a', 'DELETED a']);
+    expect(await tryGet(store, 'a')).toBeUndefined();
+  });
+
+  it('turns a file removed while the store was down into a deletion on open', async () => {
+    await put('plain.yaml', run('plain'));
+    await put('held.yaml', run('held'));
+    const store = await openStore();
+    const held = await store.get(ref('held'));
+    await store.setFinalizers(ref('held'), ['stromboli.dev/cleanup'], held.metadata.resourceVersion);
+    await store.close();
+    await rm(join(runsDir, 'plain.yaml'));
+    await rm(join(runsDir, 'held.yaml'));
+    const restarted = await openStore();
+    expect(await names(restarted)).toEqual(['default/held']);
+    const deleting = await restarted.get(ref('held'));
+    expect(deleting.metadata.deletionTimestamp).toBeDefined();
+    expect(deleting.metadata.uid).toBe(held.metadata.uid);
+    await restarted.setFinalizers(ref('held'), [], deleting.metadata.resourceVersion);
+    expect(await names(restarted)).toEqual([]);
+  });
+
+  it('keeps uid, generation, status and finalizers across a restart, and never reuses a resourceVersion', async () => {
+    await put('a.yaml', run('a'));
+    const store = await openStore();
+    const created = await store.get(ref('a'));
+    const patched = await store.patchSpec(ref('a'), { priority: 5 });
+    const withStatus = await store.updateStatus(ref('a'), { phase: 'Running', observedGeneration: 2 }, patched.metadata.resourceVersion);
+    const held = await store.setFinalizers(ref('a'), ['stromboli.dev/cleanup'], withStatus.metadata.resourceVersion);
+    const restarted = await reopen(store);
+    const again = await restarted.get(ref('a'));
+    expect(again).toEqual(held);
+    expect(again.metadata).toMatchObject({ uid: created.metadata.uid, generation: 2 });
+    const next = await restarted.updateStatus(ref('a'), { phase: 'Succeeded' }, again.metadata.resourceVersion);
+    expect(Number(next.metadata.resourceVersion)).toBeGreaterThan(Number(again.metadata.resourceVersion));
+  });
+
+  it('writes status, finalizers, patches and API runs only under stateDir, never into runsDir', async () => {
+    await put('a.yaml', run('a'));
+    const store = await openStore();
+    const before = await snapshot(runsDir);
+    const a = await store.get(ref('a'));
+    const patched = await store.patchSpec(ref('a'), { cancel: true });
+    const status = await store.updateStatus(ref('a'), { phase: 'Running' }, patched.metadata.resourceVersion);
+    await store.setFinalizers(ref('a'), ['stromboli.dev/cleanup'], status.metadata.resourceVersion);
+    await store.create({ apiVersion: 'stromboli.dev/v1alpha1', kind: 'AgentRun', metadata: { name: 'api' }, spec: { prompt: 'x' } });
+    expect(await snapshot(runsDir)).toEqual(before);
+    expect((await readdir(join(stateDir, 'resources', 'default'))).sort()).toEqual(['a.json', 'api.json']);
+    expect(await readdir(join(stateDir, 'tmp'))).toEqual([]);
+    const stored: unknown = JSON.parse(await readFile(join(stateDir, 'resources', 'default', 'a.json'), 'utf8'));
+    expect(stored).toMatchObject({ format: 1, manifest: 'a.yaml', object: { metadata: { uid: a.metadata.uid }, status: { phase: 'Running' } } });
+  });
+
+  it('emits MODIFIED for a status write and nothing more: its own writes do not come back through the watch', async () => {
+    await put('a.yaml', run('a'));
+    const store = await openStore();
+    const watch = record(store);
+    const a = await store.get(ref('a'));
+    await store.updateStatus(ref('a'), { phase: 'Running' }, a.metadata.resourceVersion);
+    await put('b.yaml', run('b')); // a later file event marks the end of what the write could have caused
+    await expect.poll(watch.summary).toEqual(['ADDED a', 'MODIFIED a', 'ADDED b']);
+    expect(watch.events[1]?.object.status).toEqual({ phase: 'Running' });
+  });
+
+  it('refuses a second store on the same state directory, and opens again after close', async () => {
+    const store = await openStore();
+    const err: unknown = await FileStore.open({ runsDir, stateDir }).catch((e: unknown) => e);
+    expect(isAppError(err) ? err.code : err).toBe('UNAVAILABLE');
+    expect(err instanceof Error ? err.message : '').toContain(`in use by process ${process.pid}`);
+    const again = await reopen(store);
+    expect(await again.list()).toEqual([]);
+    expect((await readFile(join(stateDir, 'lock.pid'), 'utf8')).trim()).toBe(String(process.pid));
+  });
+
+  it('takes over a lock left by a process that is gone', async () => {
+    const dead = spawnSync(process.execPath, ['-e', '']).pid;
+    await mkdir(stateDir, { recursive: true });
+    await writeFile(join(stateDir, 'lock.pid'), `${dead}\n`);
+    await openStore();
+    expect((await readFile(join(stateDir, 'lock.pid'), 'utf8')).trim()).toBe(String(process.pid));
+  });
+
+  it('releases the lock on close', async () => {
+    const store = await openStore();
+    await store.close();
+    await expect(readFile(join(stateDir, 'lock.pid'), 'utf8')).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('keeps API-created runs under stateDir/resources across restarts, and deletes them', async () => {
+    const store = await openStore();
+    const created = await store.create({ apiVersion: 'stromboli.dev/v1alpha1', kind: 'AgentRun', metadata: { generateName: 'job-', namespace: 'team-a' }, spec: { prompt: 'x' } });
+    const name = created.metadata.name;
+    expect(await readdir(join(stateDir, 'resources', 'team-a'))).toEqual([`${name}.json`]);
+    const restarted = await reopen(store);
+    expect(await restarted.get(ref(name, 'team-a'))).toEqual(created);
+    await restarted.delete(ref(name, 'team-a'));
+    expect(await names(restarted)).toEqual([]);
+    const again = await reopen(restarted);
+    expect(await names(again)).toEqual([]);
+  });
+
+  it('refuses create() for another kind', async () => {
+    const store = await openStore();
+    expect(await errorCode(store.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' }, spec: {} }))).toBe('VALIDATION');
+  });
+
+  it('refuses to delete a manifest run, naming the file to remove', async () => {
+    await put('sub/x.yaml', run('x'));
+    const store = await openStore();
+    const err: unknown = await store.delete(ref('x')).catch((e: unknown) => e);
+    expect(isAppError(err) ? err.code : err).toBe('FORBIDDEN');
+    expect(err instanceof Error ? err.message : '').toBe(`remove the file ${join(runsDir, 'sub/x.yaml')} to delete this run`);
+    expect(await names(store)).toEqual(['default/x']);
+  });
+
+  it('keeps a spec patch of a manifest run across restarts until the file spec changes', async () => {
+    await put('a.yaml', run('a'));
+    const store = await openStore();
+    const patched = await store.patchSpec(ref('a'), { cancel: true });
+    expect(patched.spec).toEqual({ prompt: 'hi', cancel: true });
+    expect(patched.metadata.generation).toBe(2);
+    expect(await readFile(join(runsDir, 'a.yaml'), 'utf8')).toBe(run('a'));
+    const restarted = await reopen(store);
+    expect((await restarted.get(ref('a'))).spec).toEqual({ prompt: 'hi', cancel: true });
+    await put('a.yaml', run('a', 'prompt: edited'));
+    await expect.poll(async () => (await restarted.get(ref('a'))).spec).toEqual({ prompt: 'edited' });
+    expect((await restarted.get(ref('a'))).metadata.generation).toBe(3);
+  });
+
+  it('keeps the run (same uid, no DELETED) when its manifest is renamed', async () => {
+    await put('a.yaml', run('a'));
+    const store = await openStore();
+    const before = await store.get(ref('a'));
+    const watch = record(store);
+    await rename(join(runsDir, 'a.yaml'), join(runsDir, 'renamed.yaml'));
+    await expect.poll(async () => {
+      const err: unknown = await store.delete(ref('a')).catch((e: unknown) => e);
+      return err instanceof Error ? err.message : '';
+    }).toContain('renamed.yaml');
+    expect((await store.get(ref('a'))).metadata.uid).toBe(before.metadata.uid);
+    expect(watch.summary()).toEqual(['ADDED a']);
+  });
+
+  it('makes a re-added manifest wait while the old run is being deleted, then creates a new run', async () => {
+    await put('a.yaml', run('a'));
+    const store = await openStore();
+    const first = await store.get(ref('a'));
+    await store.setFinalizers(ref('a'), ['stromboli.dev/cleanup'], first.metadata.resourceVersion);
+    await rm(join(runsDir, 'a.yaml'));
+    await expect.poll(async () => (await store.get(ref('a'))).metadata.deletionTimestamp).toBeDefined();
+    await put('a.yaml', run('a', 'prompt: again'));
+    await expect.poll(() => problemsOf(store, 'a.yaml').map((p) => p.error)).toEqual([expect.stringContaining('being deleted')]);
+    const deleting = await store.get(ref('a'));
+    await store.setFinalizers(ref('a'), [], deleting.metadata.resourceVersion);
+    const second = await store.get(ref('a'));
+    expect(second.metadata.uid).not.toBe(first.metadata.uid);
+    expect(second.spec).toEqual({ prompt: 'again' });
+    expect(store.problems()).toEqual([]);
+  });
+
+  it('reports a manifest whose name an API-created run already holds, and leaves that run alone', async () => {
+    const store = await openStore();
+    const created = await store.create({ apiVersion: 'stromboli.dev/v1alpha1', kind: 'AgentRun', metadata: { name: 'taken' }, spec: { prompt: 'api' } });
+    await put('taken.yaml', run('taken', 'prompt: file'));
+    await expect.poll(() => problemsOf(store, 'taken.yaml').map((p) => p.error)).toEqual([expect.stringContaining('created through the API')]);
+    expect(await store.get(ref('taken'))).toEqual(created);
+  });
+
+  it('does not report a file caught half-written', async () => {
+    const store = await openStore();
+    const handle = await open(join(runsDir, 'slow.yaml'), 'w');
+    await handle.write('apiVersion: stromboli.dev/v1alpha1\nkind: AgentRun\nmetadata:\n  name: "slo');
+    await handle.sync();
+    await handle.write('w"\nspec:\n  prompt: hi\n');
+    await handle.close();
+    await expect.poll(() => tryGet(store, 'slow')).toBeDefined();
+    expect(logLines.filter((l) => l.level === 'warn')).toEqual([]);
+    expect(store.problems()).toEqual([]);
+  });
+
+  it('drops a stored status that parseStatus rejects, keeping the run', async () => {
+    await put('a.yaml', run('a'));
+    const store = await openStore();
+    const a = await store.get(ref('a'));
+    await store.updateStatus(ref('a'), { phase: 'Running' }, a.metadata.resourceVersion);
+    const strict = await reopen(store, {
+      parseStatus: () => {
+        throw new Error('old status format');
+      },
+    });
+    const again = await strict.get(ref('a'));
+    expect(again.status).toBeUndefined();
+    expect(again.metadata.uid).toBe(a.metadata.uid);
+    expect(logLines.some((l) => l.msg === 'stored status rejected; dropped')).toBe(true);
+  });
+
+  it('reports an unreadable state record and goes on', async () => {
+    await mkdir(join(stateDir, 'resources', 'default'), { recursive: true });
+    await writeFile(join(stateDir, 'resources', 'default', 'broken.json'), '{ not json');
+    await put('a.yaml', run('a'));
+    const store = await openStore();
+    expect(await names(store)).toEqual(['default/a']);
+    expect(store.problems().map((p) => p.path)).toEqual([join(stateDir, 'resources', 'default', 'broken.json')]);
+  });
+
+  it('ends every watch on close', async () => {
+    await put('a.yaml', run('a'));
+    const store = await openStore();
+    const seen: string[] = [];
+    const done = (async () => {
+      for await (const event of store.watch(new AbortController().signal)) seen.push(event.type);
+    })();
+    await expect.poll(() => seen).toEqual(['ADDED']);
+    await store.close();
+    await done;
+    expect(await errorCode(store.create({ apiVersion: 'stromboli.dev/v1alpha1', kind: 'AgentRun', metadata: { name: 'b' }, spec: {} }))).toBe('UNAVAILABLE');
+  });
+});
