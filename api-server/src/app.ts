@@ -20,8 +20,6 @@ export async function buildApp(ports: Ports, options: AppOptions = {}): Promise<
     ...(options.logger === undefined || options.logger === false ? { logger: false } : { loggerInstance: options.logger }),
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     genReqId: requestIdFor,
-    requestIdLogLabel: 'requestId',
-    disableRequestLogging: false,
   }) as unknown as FastifyInstance;
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
