@@ -91,6 +91,7 @@ describe('conclude', () => {
     ['out of memory', { container: { ...exited, exitCode: 137, oomKilled: true }, record: record([init]) }, { phase: 'Failed', reason: 'OOMKilled' }],
     ['a plain non-zero exit', { container: { ...exited, exitCode: 2 }, record: record([init], 'boom\n') }, { phase: 'Failed', reason: 'NonZeroExit' }],
     ['exit 0 without result', { record: record([init]) }, { phase: 'Failed', reason: 'ClaudeError' }],
+    ['a container that never started', { container: { name: 'c', running: false, finished: true }, record: record([]) }, { phase: 'Failed', reason: 'StartFailed' }],
     ['a crash is retried within backoffLimit', { spec: { prompt: 'x', backoffLimit: 1 }, attempt: 1, container: { ...exited, exitCode: 139 }, record: record([]) }, { phase: 'Failed', reason: 'Crashed', retry: true }],
     ['not past backoffLimit', { spec: { prompt: 'x', backoffLimit: 1 }, attempt: 2, container: { ...exited, exitCode: 139 }, record: record([]) }, { phase: 'Failed', reason: 'Crashed', retry: false }],
     ['max turns is never retried', { spec: { prompt: 'x', backoffLimit: 3 }, container: { ...exited, exitCode: 1 }, record: record([{ type: 'result', subtype: 'error_max_turns', is_error: true }]) }, { phase: 'Failed', reason: 'MaxTurns', retry: false }],

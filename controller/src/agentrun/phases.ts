@@ -174,6 +174,9 @@ function concludeAttempt(input: ConcludeInput): Conclusion {
     }
   }
 
+  if (container.startedAt === undefined && container.exitCode === undefined) {
+    return fail(Reasons.StartFailed, 'the container was created but never started');
+  }
   const deadlineExceeded =
     input.stoppedFor === 'deadline' ||
     (container.exitCode !== 0 && elapsedSeconds(container) !== undefined && (elapsedSeconds(container) ?? 0) >= deadlineSeconds(input.spec));

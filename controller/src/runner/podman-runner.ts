@@ -136,14 +136,23 @@ export class PodmanAgentRunner implements AgentRunner {
     }
     const sessionPath = await this.#o.sessions.ensure(request.sessionId);
     const spec = await this.prepare(request, sessionPath);
-    await this.#o.podman.run(buildPodmanRunArgs(spec));
+    try {
+      await this.#o.podman.run(buildPodmanRunArgs(spec));
+    } catch (err) {
+      // A failed `podman run -d` can leave the container behind in state `created`; the next
+      // attempt must not adopt a container that never ran.
+      await this.#o.podman.remove(request.containerName, { force: true }).catch(() => undefined);
+      throw err;
+    }
     this.follow(request.run, request.attempt, request.containerName);
   }
 
   async inspect(containerName: string): Promise<ObservedContainer | undefined> {
     const state = await this.#o.podman.inspect(containerName);
     if (state === undefined) return undefined;
-    const finished = state.status === 'exited' || state.status === 'stopped';
+    // `created` but not running: podman made it but never started it (a failed start, or a
+    // controller killed between create and start). It will never run: treat it as ended.
+    const finished = state.status === 'exited' || state.status === 'stopped' || (state.status === 'created' && !state.running);
     return {
       name: containerName,
       running: state.running,
