@@ -8,7 +8,7 @@ import { buildPodmanRunArgs } from '../podman/args.ts';
 import type { PodmanRunSpec } from '../podman/args.ts';
 import type { PodmanClient } from '../podman/client.ts';
 import type { Logger } from '../reconcile/types.ts';
-import { validateVolumes } from './workspace.ts';
+import { validateImage, validateVolumes, validateWorkdir } from './workspace.ts';
 import type { LogStore } from './log-store.ts';
 import { Labels, containerLabels } from './names.ts';
 import type { RunIdentity } from './names.ts';
@@ -35,6 +35,8 @@ export interface PodmanAgentRunnerOptions {
   defaultImage?: string;
   /** Host paths volumes may come from (deny by default: empty refuses every volume). */
   allowedVolumes?: readonly string[];
+  /** Image patterns runs may use (globs, Stromboli's rules). Default: any local image. */
+  allowedImages?: readonly string[];
   /** Default 512m. */
   defaultMemory?: string;
   /** Default '1'. */
@@ -71,6 +73,7 @@ export class PodmanAgentRunner implements AgentRunner {
     this.#o = {
       defaultImage: 'localhost/stromboli/agent:latest',
       allowedVolumes: [],
+      allowedImages: [],
       defaultMemory: '512m',
       defaultCpus: '1',
       pidsLimit: 256,
@@ -86,7 +89,12 @@ export class PodmanAgentRunner implements AgentRunner {
   async prepare(request: StartRequest, sessionPath: string): Promise<PodmanRunSpec> {
     const { spec } = request;
     const volumes = await validateVolumes(spec.podman?.volumes ?? [], { allowedPaths: this.#o.allowedVolumes });
+    const workdir = validateWorkdir(spec.workdir);
+    const image = validateImage(spec.podman?.image ?? this.#o.defaultImage, this.#o.allowedImages);
     const options = spec.claude ?? {};
+    if (options.inputFormat === 'stream-json' || options.replayUserMessages === true) {
+      throw new TerminalError(Reasons.InvalidSpec, 'claude.inputFormat stream-json and replayUserMessages need a prompt on stdin; an AgentRun passes its prompt as an argument');
+    }
     const command = buildClaudeArgs({
       prompt: spec.prompt,
       sessionId: request.sessionId,
@@ -102,14 +110,14 @@ export class PodmanAgentRunner implements AgentRunner {
     ];
     return {
       name: request.containerName,
-      image: spec.podman?.image ?? this.#o.defaultImage,
+      image,
       command,
       labels: containerLabels(request.run, request.attempt, request.sessionId, this.#o.owner),
       env: { ...this.#o.env, ...claudeEnv(options), HOME: CONTAINER_HOME },
       secrets,
       mounts: [{ source: sessionPath, target: CONTAINER_HOME }, ...volumes],
       user: this.#o.user,
-      ...(spec.workdir === undefined ? {} : { workdir: spec.workdir }),
+      ...(workdir === undefined ? {} : { workdir }),
       memory: spec.podman?.memory ?? this.#o.defaultMemory,
       cpus: spec.podman?.cpus ?? this.#o.defaultCpus,
       ...(spec.podman?.cpuShares === undefined ? {} : { cpuShares: spec.podman.cpuShares }),
@@ -126,18 +134,30 @@ export class PodmanAgentRunner implements AgentRunner {
       this.follow(request.run, request.attempt, request.containerName);
       return;
     }
-    const image = request.spec.podman?.image ?? this.#o.defaultImage;
-    if (!(await this.#o.podman.imageExists(image))) {
+    // A retried attempt of a run whose first attempt already created the session continues it:
+    // `--session-id` of an existing session is refused by the CLI.
+    const resume = request.resume || (request.attempt > 1 && (await this.#o.sessions.hasTranscript(request.sessionId)));
+    // Validate everything first: a refused spec leaves nothing behind, not even a session directory.
+    const spec = await this.prepare({ ...request, resume }, this.#o.sessions.pathOf(request.sessionId));
+    if (!(await this.#o.podman.imageExists(spec.image))) {
       throw new TerminalError(
         Reasons.ImageNotFound,
-        `image ${image} is not present in local storage; build it with 'stromboli images build' (no registry is pulled from)`,
+        `image ${spec.image} is not present in local storage; build it with 'stromboli images build' (no registry is pulled from)`,
         { code: 'IMAGE_NOT_FOUND' },
       );
     }
-    const sessionPath = await this.#o.sessions.ensure(request.sessionId);
-    const spec = await this.prepare(request, sessionPath);
+    await this.#o.sessions.ensure(request.sessionId);
+    let args: string[];
     try {
-      await this.#o.podman.run(buildPodmanRunArgs(spec));
+      args = buildPodmanRunArgs(spec);
+    } catch (err) {
+      // The builder refuses what would change the argv's meaning (a user secret shadowing a
+      // controller variable, a value starting with '-'): retrying cannot fix that.
+      if (err instanceof RangeError) throw new TerminalError(Reasons.InvalidSpec, `invalid container spec: ${err.message}`, { cause: err });
+      throw err;
+    }
+    try {
+      await this.#o.podman.run(args);
     } catch (err) {
       // A failed `podman run -d` can leave the container behind in state `created`; the next
       // attempt must not adopt a container that never ran.

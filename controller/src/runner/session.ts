@@ -72,6 +72,22 @@ export class SessionDirs {
     return out.sort((a, b) => b.modified.getTime() - a.modified.getTime());
   }
 
+  /** Whether the CLI already wrote this session's transcript (HOME/.claude/projects/<cwd>/<id>.jsonl). */
+  async hasTranscript(id: string): Promise<boolean> {
+    const projects = join(this.pathOf(id), '.claude', 'projects');
+    let dirs: string[];
+    try {
+      dirs = await readdir(projects);
+    } catch {
+      return false;
+    }
+    for (const dir of dirs) {
+      const info = await stat(join(projects, dir, `${id}.jsonl`)).catch(() => undefined);
+      if (info?.isFile()) return true;
+    }
+    return false;
+  }
+
   /** Removes a session directory; false when it did not exist. */
   async remove(id: string): Promise<boolean> {
     const path = this.pathOf(id);

@@ -14,8 +14,11 @@ export const SINGULAR = 'agentrun';
 export const SHORT_NAMES = ['ar'] as const;
 export const CATEGORIES = ['stromboli'] as const;
 
-/** The largest prompt we accept (Stromboli has no limit; a bounded one keeps the store and argv sane). */
-export const MAX_PROMPT_BYTES = 256 * 1024;
+/**
+ * The largest prompt we accept. It travels as one argv element, and Linux refuses a single
+ * argument over 128 KiB (MAX_ARG_STRLEN); Stromboli has no limit and fails at run time instead.
+ */
+export const MAX_PROMPT_BYTES = 120 * 1024;
 
 /** Session ids are UUIDs: the Claude CLI requires them, and they can never traverse a path. */
 export const SessionIdSchema = z

@@ -28,6 +28,11 @@ export const Reasons = {
   // failure (Succeeded=False)
   InvalidSpec: 'InvalidSpec',
   VolumeNotAllowed: 'VolumeNotAllowed',
+  InvalidVolume: 'InvalidVolume',
+  InvalidWorkdir: 'InvalidWorkdir',
+  InvalidImage: 'InvalidImage',
+  ImageNotAllowed: 'ImageNotAllowed',
+  ImageIncompatible: 'ImageIncompatible',
   ImageNotFound: 'ImageNotFound',
   DeadlineExceeded: 'DeadlineExceeded',
   Cancelled: 'Cancelled',
