@@ -1,0 +1,132 @@
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { TerminalError } from '../errors.ts';
+import { FakeExecutor } from '../exec/fake-executor.ts';
+import { PodmanClient } from '../podman/client.ts';
+import { LogStore } from './log-store.ts';
+import { PodmanAgentRunner } from './podman-runner.ts';
+import { SessionDirs } from './session.ts';
+import type { StartRequest } from './types.ts';
+
+const SESSION = '0b7c6a1e-1111-4222-8333-944455556666';
+let dir: string;
+let executor: FakeExecutor;
+let runner: PodmanAgentRunner;
+
+const run = { namespace: 'default', name: 'demo', uid: 'uid-1' };
+function request(spec: StartRequest['spec'], over: Partial<StartRequest> = {}): StartRequest {
+  return { run, attempt: 1, containerName: 'stromboli-demo-abc', sessionId: SESSION, resume: false, spec, deadlineSeconds: 60, ...over };
+}
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'runner-'));
+  executor = new FakeExecutor();
+  runner = new PodmanAgentRunner({
+    podman: new PodmanClient({ executor }),
+    logs: new LogStore({ root: join(dir, 'logs') }),
+    sessions: new SessionDirs({ root: join(dir, 'sessions') }),
+    owner: 'embedded-test',
+    defaultImage: 'localhost/stromboli/agent:latest',
+    allowedVolumes: [dir],
+    env: { ANTHROPIC_BASE_URL: 'http://127.0.0.1:9' },
+    credentials: [{ secret: 'stromboli-anthropic-api-key', target: 'ANTHROPIC_API_KEY' }],
+  });
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('PodmanAgentRunner.prepare', () => {
+  it('builds the full, hardened container spec: session HOME, secrets by name, labels, limits, backstop timeout', async () => {
+    const spec = await runner.prepare(
+      request({
+        prompt: 'fix it',
+        workdir: '/workspace',
+        claude: { model: 'sonnet', maxTurns: 3, promptCachingTtl: '1h' },
+        podman: { volumes: [`${dir}:/workspace`], secretsEnv: { GH_TOKEN: 'gh-token' }, memory: '1g' },
+      }),
+      '/state/sessions/x',
+    );
+    expect(spec).toEqual({
+      name: 'stromboli-demo-abc',
+      image: 'localhost/stromboli/agent:latest',
+      command: ['-p', '--session-id', SESSION, '--model', 'sonnet', '--output-format', 'stream-json', '--max-turns', '3', '--verbose', '--', 'fix it'],
+      labels: {
+        'stromboli.dev/attempt': '1',
+        'stromboli.dev/managed': 'true',
+        'stromboli.dev/name': 'demo',
+        'stromboli.dev/namespace': 'default',
+        'stromboli.dev/owner': 'embedded-test',
+        'stromboli.dev/session': SESSION,
+        'stromboli.dev/uid': 'uid-1',
+      },
+      env: { ANTHROPIC_BASE_URL: 'http://127.0.0.1:9', ENABLE_PROMPT_CACHING_1H: '1', HOME: '/home/user' },
+      secrets: [
+        { name: 'stromboli-anthropic-api-key', target: 'ANTHROPIC_API_KEY' },
+        { name: 'gh-token', target: 'GH_TOKEN' },
+      ],
+      mounts: [{ source: '/state/sessions/x', target: '/home/user' }, expect.objectContaining({ source: dir, target: '/workspace' })],
+      user: '1000:1000',
+      workdir: '/workspace',
+      memory: '1g',
+      cpus: '1',
+      pidsLimit: 256,
+      timeoutSeconds: 90,
+      detach: true,
+    });
+  });
+
+  it('refuses a volume outside the allowlist before anything is created', async () => {
+    executor.onRun({ prefix: ['podman', 'container', 'inspect'] }, { exitCode: 125, stdout: '[]' });
+    executor.onRun({ prefix: ['podman', 'container', 'exists'] }, { exitCode: 1 });
+    const error = await runner.start(request({ prompt: 'x', podman: { volumes: ['/etc:/data'] } })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TerminalError);
+    expect((error as TerminalError).reason).toBe('VolumeNotAllowed');
+    expect(await stat(join(dir, 'sessions', SESSION)).catch(() => undefined)).toBeUndefined();
+    expect(executor.calls.filter((c) => c.argv.includes('run'))).toHaveLength(0);
+  });
+
+  it('refuses stdin-only input formats with a reason', async () => {
+    await expect(runner.prepare(request({ prompt: 'x', claude: { inputFormat: 'stream-json' } }), '/s')).rejects.toMatchObject({ reason: 'InvalidSpec' });
+  });
+});
+
+describe('PodmanAgentRunner.start', () => {
+  it('fails ImageNotFound, naming the build command, when the image is not local', async () => {
+    executor.onRun({ prefix: ['podman', 'container', 'exists'] }, { exitCode: 1 });
+    executor.onRun({ prefix: ['podman', 'container', 'inspect'] }, { exitCode: 125, stdout: '[]' });
+    executor.onRun({ prefix: ['podman', 'image', 'exists'] }, { exitCode: 1 });
+    const error = await runner.start(request({ prompt: 'x' })).catch((e: unknown) => e);
+    expect(error).toMatchObject({ reason: 'ImageNotFound', code: 'IMAGE_NOT_FOUND' });
+    expect(String((error as Error).message)).toContain('stromboli images build');
+  });
+
+  it('runs podman detached with no secret value anywhere in argv, and persists the output it follows', async () => {
+    executor.onRun({ prefix: ['podman', 'container', 'exists'] }, { exitCode: 1 });
+    executor.onRun({ prefix: ['podman', 'container', 'inspect'] }, { exitCode: 125, stdout: '[]' });
+    executor.onRun({ prefix: ['podman', 'image', 'exists'] }, { exitCode: 0 });
+    executor.onRun({ prefix: ['podman', 'run'] }, { exitCode: 0, stdout: `${'a'.repeat(64)}\n` });
+    executor.onStream({ prefix: ['podman', 'logs'] }, { lines: ['{"type":"system","subtype":"init","session_id":"s"}', '{"type":"result","subtype":"success","result":"ok"}'] });
+    const ended: string[] = [];
+    runner = new PodmanAgentRunner({
+      podman: new PodmanClient({ executor }),
+      logs: new LogStore({ root: join(dir, 'logs') }),
+      sessions: new SessionDirs({ root: join(dir, 'sessions') }),
+      owner: 'o',
+      credentials: [{ secret: 'stromboli-anthropic-api-key', target: 'ANTHROPIC_API_KEY' }],
+      onOutputEnd: (r) => ended.push(r.name),
+    });
+    await runner.start(request({ prompt: 'x' }));
+    const runCall = executor.calls.find((c) => c.argv[1] === 'run');
+    expect(runCall?.argv).toContain('--secret');
+    expect(runCall?.argv).toContain('stromboli-anthropic-api-key,type=env,target=ANTHROPIC_API_KEY');
+    expect(runCall?.argv.join(' ')).not.toMatch(/ANTHROPIC_API_KEY=/);
+    expect(runCall?.argv).toEqual(expect.arrayContaining(['--pull', 'never', '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges']));
+    await expect.poll(() => ended).toEqual(['demo']);
+    const record = await runner.collect(run, 1, 'stromboli-demo-abc');
+    expect(record.summary.result?.result).toBe('ok');
+    expect((await readFile(runner.logPath(run, 1), 'utf8')).split('\n').filter(Boolean)).toHaveLength(2);
+  });
+});
