@@ -91,9 +91,28 @@ describe('PodmanAgentRunner.prepare', () => {
   it('refuses stdin-only input formats with a reason', async () => {
     await expect(runner.prepare(request({ prompt: 'x', claude: { inputFormat: 'stream-json' } }), '/s')).rejects.toMatchObject({ reason: 'InvalidSpec' });
   });
+
+  it('refuses a workdir podman could not enter (not /workspace, HOME or a mounted volume)', async () => {
+    await expect(runner.prepare(request({ prompt: 'x', workdir: '/srv/app' }), '/s')).rejects.toMatchObject({ reason: 'InvalidWorkdir' });
+    await expect(runner.prepare(request({ prompt: 'x', workdir: '/workspace' }), '/s')).resolves.toMatchObject({ workdir: '/workspace' });
+    await expect(runner.prepare(request({ prompt: 'x', workdir: '/data/x', podman: { volumes: [`${dir}:/data`] } }), '/s')).resolves.toMatchObject({ workdir: '/data/x' });
+  });
 });
 
 describe('PodmanAgentRunner.start', () => {
+  it('ends StartFailed (terminal) when podman cannot invoke the container command (exit 126)', async () => {
+    executor.onRun({ prefix: ['podman', 'container', 'inspect'] }, { exitCode: 125, stdout: '[]' });
+    executor.onRun({ prefix: ['podman', 'container', 'exists'] }, { exitCode: 1 });
+    executor.onRun({ prefix: ['podman', 'image', 'exists'] }, { exitCode: 0 });
+    executor.onRun({ prefix: ['podman', 'run'] }, { exitCode: 126, stderr: 'Error: workdir "/x" does not exist on container abc\n' });
+    executor.onRun({ prefix: ['podman', '--version'] }, { exitCode: 0, stdout: 'podman version 4.3.1' });
+    executor.onRun({ prefix: ['podman', 'rm'] }, { exitCode: 0 });
+    const error = await runner.start(request({ prompt: 'x' })).catch((e: unknown) => e);
+    expect(error).toMatchObject({ reason: 'StartFailed' });
+    expect((error as Error).message).toContain('workdir "/x" does not exist');
+    expect(executor.calls.some((c) => c.argv[1] === 'rm')).toBe(true);
+  });
+
   it('fails ImageNotFound, naming the build command, when the image is not local', async () => {
     executor.onRun({ prefix: ['podman', 'container', 'exists'] }, { exitCode: 1 });
     executor.onRun({ prefix: ['podman', 'container', 'inspect'] }, { exitCode: 125, stdout: '[]' });

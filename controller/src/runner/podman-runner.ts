@@ -2,6 +2,7 @@
 // defaults, allowlisted volumes, the session HOME, secrets by name only), then the podman client
 // runs it detached. Output is persisted by one log follower per container.
 import { TerminalError } from '../errors.ts';
+import { CommandError } from '../exec/command-error.ts';
 import { Reasons } from '../apis/v1alpha1/index.ts';
 import { buildClaudeArgs, claudeEnv } from '../claude/args.ts';
 import { buildPodmanRunArgs } from '../podman/args.ts';
@@ -18,6 +19,14 @@ import type { AgentRunner, AttemptRecord, ManagedContainer, ObservedContainer, S
 
 /** The container HOME, where the session directory is mounted (as Stromboli does). */
 export const CONTAINER_HOME = '/home/user';
+
+/** The working directory the agent images create (WORKDIR). */
+export const IMAGE_WORKDIR = '/workspace';
+
+/** Whether `path` is one of `roots` or below one (podman only enters existing directories). */
+function isProvided(path: string, roots: readonly string[]): boolean {
+  return roots.some((root) => path === root || path.startsWith(root.endsWith('/') ? root : `${root}/`));
+}
 
 /** A podman secret given to every container as an environment variable (credentials). */
 export interface CredentialSecret {
@@ -90,6 +99,12 @@ export class PodmanAgentRunner implements AgentRunner {
     const { spec } = request;
     const volumes = await validateVolumes(spec.podman?.volumes ?? [], { allowedPaths: this.#o.allowedVolumes });
     const workdir = validateWorkdir(spec.workdir);
+    if (workdir !== undefined && workdir !== IMAGE_WORKDIR && !isProvided(workdir, [CONTAINER_HOME, ...volumes.map((v) => v.target)])) {
+      throw new TerminalError(
+        Reasons.InvalidWorkdir,
+        `workdir validation failed: ${workdir} is not inside a mounted volume, ${IMAGE_WORKDIR} or ${CONTAINER_HOME}; podman cannot create it`,
+      );
+    }
     const image = validateImage(spec.podman?.image ?? this.#o.defaultImage, this.#o.allowedImages);
     const options = spec.claude ?? {};
     if (options.inputFormat === 'stream-json' || options.replayUserMessages === true) {
@@ -162,6 +177,11 @@ export class PodmanAgentRunner implements AgentRunner {
       // A failed `podman run -d` can leave the container behind in state `created`; the next
       // attempt must not adopt a container that never ran.
       await this.#o.podman.remove(request.containerName, { force: true }).catch(() => undefined);
+      // podman's documented exit codes 126/127: the container's command cannot be invoked or
+      // found (podman itself ran, the client checked). Starting again would fail the same way.
+      if (err instanceof CommandError && (err.exitCode === 126 || err.exitCode === 127)) {
+        throw new TerminalError(Reasons.StartFailed, `the container could not start its command (podman exit ${err.exitCode}): ${err.stderrTail.trim().split('\n').pop() ?? ''}`, { cause: err });
+      }
       throw err;
     }
     this.follow(request.run, request.attempt, request.containerName);
