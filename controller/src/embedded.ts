@@ -96,8 +96,9 @@ export async function startEmbedded(config: ServeConfig, log: RootLogger): Promi
     const podman = new PodmanClient({ executor, ...(config.containersConf === undefined ? {} : { env: { CONTAINERS_CONF: resolve(config.containersConf) } }) });
     const logs = new LogStore({ root: join(stateDir, 'logs') });
     const sessions = new SessionDirs({ root: join(stateDir, 'sessions') });
-    let controller: ControllerHandle | undefined;
-    const slots = new Slots({ limit: config.maxConcurrentRuns, wake: (keys) => keys.forEach((k) => controller?.enqueue(k)) });
+    // The loop starts last; the slots and the runner wake runs through it once it exists.
+    const loop: { controller?: ControllerHandle } = {};
+    const slots = new Slots({ limit: config.maxConcurrentRuns, wake: (keys) => keys.forEach((k) => loop.controller?.enqueue(k)) });
     const runner = new PodmanAgentRunner({
       podman,
       logs,
@@ -108,26 +109,26 @@ export async function startEmbedded(config: ServeConfig, log: RootLogger): Promi
       ...(config.containerNetwork === undefined ? {} : { network: config.containerNetwork }),
       env: config.anthropicBaseUrl === undefined ? {} : { ANTHROPIC_BASE_URL: config.anthropicBaseUrl },
       log: log.child({ component: 'runner' }),
-      onOutputEnd: (run) => controller?.enqueue(keyOf(run)),
+      onOutputEnd: (run) => loop.controller?.enqueue(keyOf(run)),
     });
     await seedSlots(store, runner, slots, log);
     const reconciler = new AgentRunReconciler({ store, runner, slots, pollMs: config.pollMs, retryDelayMs: config.retryDelayMs });
-    controller = runController({ store, reconciler, log: log.child({ component: 'controller' }), concurrency: config.workers, resyncMs: config.resyncMs });
+    const controller = runController({ store, reconciler, log: log.child({ component: 'controller' }), concurrency: config.workers, resyncMs: config.resyncMs });
+    loop.controller = controller;
     const app = await buildApp(
       { runs: store, logs: fileLogReader(store, logs), problems: () => store.problems().map((p) => ({ path: p.path, error: p.error })), defaultNamespace: config.defaultNamespace },
       { logger: log.child({ component: 'api' }) },
     );
     const url = await app.listen({ host: config.host, port: config.port });
     log.info({ url, runsDir: resolve(config.runsDir), stateDir, maxConcurrentRuns: config.maxConcurrentRuns, auth: false }, 'stromboli serving');
-    const handle = controller;
     return {
       url,
       app,
       store,
-      controller: handle,
+      controller,
       async close() {
         await app.close();
-        await handle.stop();
+        await controller.stop();
         await store.close();
       },
     };

@@ -31,7 +31,10 @@ function isProvided(path: string, roots: readonly string[]): boolean {
 /** A podman secret given to every container as an environment variable (credentials). */
 export interface CredentialSecret {
   secret: string;
+  /** An environment variable name (type env) or an absolute container path (type mount). */
   target: string;
+  /** Default 'env'. */
+  type?: 'env' | 'mount';
 }
 
 export interface PodmanAgentRunnerOptions {
@@ -120,7 +123,7 @@ export class PodmanAgentRunner implements AgentRunner {
       streamJson: true,
     });
     const secrets = [
-      ...this.#o.credentials.map((c) => ({ name: c.secret, target: c.target })),
+      ...this.#o.credentials.map((c) => ({ name: c.secret, target: c.target, ...(c.type === 'mount' ? { type: 'mount' as const } : {}) })),
       ...Object.entries(spec.podman?.secretsEnv ?? {}).map(([target, name]) => ({ name, target })),
     ];
     return {
