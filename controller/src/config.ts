@@ -23,6 +23,10 @@ export const ServeConfigSchema = z.object({
   containerNetwork: z.string().min(1).optional(),
   /** ANTHROPIC_BASE_URL given to agent containers (gateways, proxies, test fakes). Default: the CLI's own. */
   anthropicBaseUrl: z.url().optional(),
+  /** A Claude credentials file (as `claude login` writes it) given to containers as a podman secret. Default: none (ANTHROPIC_API_KEY / CLAUDE_CODE_OAUTH_TOKEN from the environment are used when set). */
+  claudeCredentialsFile: z.string().min(1).optional(),
+  /** Extra non-secret environment for agent containers (proxies, CLAUDE_CODE_* switches). Default: none. Secrets go through podman secrets, never here. */
+  containerEnv: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment names are letters, digits and _'), z.string()).default({}),
   /** Reconciles at once. Default 4. */
   workers: z.int().min(1).max(64).default(4),
   /** Full resync period in ms. Default 5 minutes. */

@@ -21,6 +21,7 @@ import { LogStore } from './runner/log-store.ts';
 import { tailLines } from './runner/log-tail.ts';
 import { Labels } from './runner/names.ts';
 import { PodmanAgentRunner } from './runner/podman-runner.ts';
+import { syncCredentialSecrets } from './runner/credentials.ts';
 import { SessionDirs } from './runner/session.ts';
 import { FileStore } from './store/file-store.ts';
 import type { ResourceStore } from './store/store.ts';
@@ -99,6 +100,16 @@ export async function startEmbedded(config: ServeConfig, log: RootLogger): Promi
     // The loop starts last; the slots and the runner wake runs through it once it exists.
     const loop: { controller?: ControllerHandle } = {};
     const slots = new Slots({ limit: config.maxConcurrentRuns, wake: (keys) => keys.forEach((k) => loop.controller?.enqueue(k)) });
+    const credentials = await syncCredentialSecrets(podman, {
+      env: process.env,
+      ...(config.claudeCredentialsFile === undefined ? {} : { credentialsFile: resolve(config.claudeCredentialsFile) }),
+    });
+    if (credentials.kinds.length === 0) {
+      log.warn({}, 'no claude credentials configured: set ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN, or pass --claude-credentials-file');
+    }
+    if (!(await podman.imageExists(config.image))) {
+      log.warn({ image: config.image }, "default agent image missing: build it with 'stromboli images build' (runs that name no image fail ImageNotFound until then)");
+    }
     const runner = new PodmanAgentRunner({
       podman,
       logs,
@@ -107,7 +118,8 @@ export async function startEmbedded(config: ServeConfig, log: RootLogger): Promi
       defaultImage: config.image,
       allowedVolumes: config.allowedVolumes,
       ...(config.containerNetwork === undefined ? {} : { network: config.containerNetwork }),
-      env: config.anthropicBaseUrl === undefined ? {} : { ANTHROPIC_BASE_URL: config.anthropicBaseUrl },
+      env: { ...config.containerEnv, ...(config.anthropicBaseUrl === undefined ? {} : { ANTHROPIC_BASE_URL: config.anthropicBaseUrl }) },
+      credentials: credentials.secrets,
       log: log.child({ component: 'runner' }),
       onOutputEnd: (run) => loop.controller?.enqueue(keyOf(run)),
     });

@@ -23,7 +23,8 @@ Commands:
 serve options:
   --runs-dir DIR (./runs)  --state-dir DIR (./.stromboli)  --host H (127.0.0.1)  --port N (8585)
   --max-concurrent-runs N (4)  --allowed-volume PATH (repeatable)  --containers-conf FILE
-  --image REF  --container-network MODE  --anthropic-base-url URL
+  --image REF  --container-network MODE  --anthropic-base-url URL  --container-env KEY=VALUE (repeatable)
+  --claude-credentials-file FILE (credentials also come from ANTHROPIC_API_KEY / CLAUDE_CODE_OAUTH_TOKEN)
 client options:
   --server URL (http://127.0.0.1:8585)  -n, --namespace NS (default)
 `;
@@ -40,6 +41,8 @@ const OPTIONS = {
   image: { type: 'string' },
   'container-network': { type: 'string' },
   'anthropic-base-url': { type: 'string' },
+  'claude-credentials-file': { type: 'string' },
+  'container-env': { type: 'string', multiple: true },
   server: { type: 'string' },
   namespace: { type: 'string', short: 'n' },
   output: { type: 'string', short: 'o' },
@@ -54,6 +57,17 @@ function intFlag(value: string | undefined, flag: string): number | undefined {
   return Number(value);
 }
 
+/** KEY=VALUE pairs of --container-env. */
+function parseEnvPairs(pairs: readonly string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new CliError(`--container-env takes KEY=VALUE, got '${pair}'`, 2);
+    env[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return env;
+}
+
 async function serve(values: Record<string, unknown>): Promise<void> {
   const parsed = ServeConfigSchema.safeParse({
     ...(values['runs-dir'] === undefined ? {} : { runsDir: values['runs-dir'] }),
@@ -66,6 +80,8 @@ async function serve(values: Record<string, unknown>): Promise<void> {
     ...(values.image === undefined ? {} : { image: values.image }),
     ...(values['container-network'] === undefined ? {} : { containerNetwork: values['container-network'] }),
     ...(values['anthropic-base-url'] === undefined ? {} : { anthropicBaseUrl: values['anthropic-base-url'] }),
+    ...(values['claude-credentials-file'] === undefined ? {} : { claudeCredentialsFile: values['claude-credentials-file'] }),
+    ...(values['container-env'] === undefined ? {} : { containerEnv: parseEnvPairs(values['container-env'] as string[]) }),
   });
   if (!parsed.success) throw new CliError(`invalid option: ${z.prettifyError(parsed.error).replace(/\n/g, ' ')}`);
   const log = createLogger();
