@@ -88,7 +88,13 @@ async function seedSlots(store: ResourceStore<AgentRunStatus>, runner: PodmanAge
   }
 }
 
-export async function startEmbedded(config: ServeConfig, log: RootLogger): Promise<EmbeddedServer> {
+/** What startEmbedded reads from its surroundings; tests pass their own. */
+export interface EmbeddedEnvironment {
+  /** Where credentials come from (ANTHROPIC_API_KEY, CLAUDE_CODE_OAUTH_TOKEN). Default process.env. */
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+export async function startEmbedded(config: ServeConfig, log: RootLogger, surroundings: EmbeddedEnvironment = {}): Promise<EmbeddedServer> {
   const stateDir = resolve(config.stateDir);
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
   const store = await FileStore.open<AgentRunStatus>({ runsDir: resolve(config.runsDir), stateDir, defaultNamespace: config.defaultNamespace, log: log.child({ component: 'file-store' }) });
@@ -101,7 +107,7 @@ export async function startEmbedded(config: ServeConfig, log: RootLogger): Promi
     const loop: { controller?: ControllerHandle } = {};
     const slots = new Slots({ limit: config.maxConcurrentRuns, wake: (keys) => keys.forEach((k) => loop.controller?.enqueue(k)) });
     const credentials = await syncCredentialSecrets(podman, {
-      env: process.env,
+      env: surroundings.env ?? process.env,
       ...(config.claudeCredentialsFile === undefined ? {} : { credentialsFile: resolve(config.claudeCredentialsFile) }),
     });
     if (credentials.kinds.length === 0) {
