@@ -35,8 +35,29 @@ export const ServeConfigSchema = z.object({
   pollMs: z.int().min(100).default(10_000),
   /** Delay before a retried attempt (doubles per attempt), in ms. Default 2 s. */
   retryDelayMs: z.int().min(0).default(2_000),
+  /** How long a deleted run's logs are kept when it sets no ttlSecondsAfterFinished, in seconds. Default 7 days. */
+  logRetentionSeconds: z.int().min(0).default(7 * 24 * 3600),
   /** Namespace of manifests that name none. Default 'default'. */
   defaultNamespace: z.string().min(1).default('default'),
+  /**
+   * API authentication. Default 'auto': required unless the API listens on loopback only and was
+   * given no credentials; a non-loopback server without a usable credential refuses to start.
+   */
+  auth: z.enum(['auto', 'on', 'off']).default('auto'),
+  /** File holding the JWT secret (>= 32 characters). Default: STROMBOLI_JWT_SECRET from the environment, else none. The value itself never goes in config or argv. */
+  jwtSecretFile: z.string().min(1).optional(),
+  /** File of static API tokens, one per line (# comments). Default: STROMBOLI_API_TOKENS (comma-separated), else none. */
+  apiTokenFile: z.string().min(1).optional(),
+  /** Access token lifetime in seconds. Default 86400 (24 h, Stromboli's). */
+  jwtAccessTtlSeconds: z.int().min(60).default(86_400),
+  /** Refresh token lifetime in seconds. Default 604800 (168 h, Stromboli's). */
+  jwtRefreshTtlSeconds: z.int().min(60).default(604_800),
+  /** Requests per minute each client may make to everything but /health and the docs; 0 turns limiting off. Default 600. */
+  rateLimitPerMinute: z.int().min(0).default(600),
+  /** Proxies (IPs or CIDRs) whose X-Forwarded-For names the client for rate limiting. Default none. */
+  trustedProxies: z.array(z.string().min(1)).default([]),
+  /** Largest accepted request body in bytes. Default 1 MiB (Stromboli has no limit). */
+  bodyLimitBytes: z.int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
 });
 export type ServeConfig = z.infer<typeof ServeConfigSchema>;
 export type ServeConfigInput = z.input<typeof ServeConfigSchema>;

@@ -2,15 +2,17 @@
 // directory + state directory, the AgentRun controller over podman, and the HTTP API, in one
 // process. The only controller file that wires concrete implementations together.
 import { createHash } from 'node:crypto';
-import { realpath, mkdir } from 'node:fs/promises';
+import { realpath, mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../api-server/src/app.ts';
+import { setupAuth } from '../../api-server/src/auth/setup.ts';
 import type { LogReader, StoredRun } from '../../api-server/src/ports.ts';
 import type { AgentRunStatus } from './apis/v1alpha1/index.ts';
 import { isTerminalPhase } from './apis/v1alpha1/index.ts';
 import { AgentRunReconciler, parseSpec } from './agentrun/reconciler.ts';
 import { Slots } from './agentrun/slots.ts';
+import { HealthChecker, ImageCatalog, SecretCatalog, SessionCatalog, sessionInUse } from './catalog/index.ts';
 import type { ServeConfig } from './config.ts';
 import { ExecaExecutor } from './exec/execa-executor.ts';
 import type { RootLogger } from './log.ts';
@@ -21,11 +23,14 @@ import { LogStore } from './runner/log-store.ts';
 import { tailLines } from './runner/log-tail.ts';
 import { Labels } from './runner/names.ts';
 import { PodmanAgentRunner } from './runner/podman-runner.ts';
-import { syncCredentialSecrets } from './runner/credentials.ts';
+import { CredentialSecretNames, syncCredentialSecrets } from './runner/credentials.ts';
 import { SessionDirs } from './runner/session.ts';
 import { FileStore } from './store/file-store.ts';
 import type { ResourceStore } from './store/store.ts';
 import { keyOf, refOf } from './store/store.ts';
+
+/** How often logs of deleted runs are looked at for removal. */
+const LOG_SWEEP_MS = 60 * 60 * 1000;
 
 export interface EmbeddedServer {
   /** Where the API listens, e.g. http://127.0.0.1:8585. */
@@ -94,9 +99,27 @@ export interface EmbeddedEnvironment {
   env?: Readonly<Record<string, string | undefined>>;
 }
 
+/** The version in package.json, shown by /health and the OpenAPI document. */
+async function packageVersion(): Promise<string> {
+  const pkg: unknown = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8'));
+  return typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string' ? pkg.version : '0.0.0-dev';
+}
+
 export async function startEmbedded(config: ServeConfig, log: RootLogger, surroundings: EmbeddedEnvironment = {}): Promise<EmbeddedServer> {
   const stateDir = resolve(config.stateDir);
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  // Before anything starts: a server that must not run open refuses here (setupAuth throws).
+  const auth = await setupAuth({
+    mode: config.auth,
+    host: config.host,
+    env: surroundings.env ?? process.env,
+    revocationsPath: join(stateDir, 'auth', 'revoked-tokens.json'),
+    accessTtlSeconds: config.jwtAccessTtlSeconds,
+    refreshTtlSeconds: config.jwtRefreshTtlSeconds,
+    ...(config.jwtSecretFile === undefined ? {} : { jwtSecretFile: resolve(config.jwtSecretFile) }),
+    ...(config.apiTokenFile === undefined ? {} : { apiTokenFile: resolve(config.apiTokenFile) }),
+  });
+  for (const file of auth.exposedFiles) log.warn({ file }, 'credential file is readable by other users: chmod 600 it');
   const store = await FileStore.open<AgentRunStatus>({ runsDir: resolve(config.runsDir), stateDir, defaultNamespace: config.defaultNamespace, log: log.child({ component: 'file-store' }) });
   try {
     const executor = new ExecaExecutor();
@@ -130,21 +153,51 @@ export async function startEmbedded(config: ServeConfig, log: RootLogger, surrou
       onOutputEnd: (run) => loop.controller?.enqueue(keyOf(run)),
     });
     await seedSlots(store, runner, slots, log);
-    const reconciler = new AgentRunReconciler({ store, runner, slots, pollMs: config.pollMs, retryDelayMs: config.retryDelayMs });
+    const logRetentionMs = config.logRetentionSeconds * 1000;
+    const reconciler = new AgentRunReconciler({ store, runner, slots, pollMs: config.pollMs, retryDelayMs: config.retryDelayMs, logRetentionMs });
     const controller = runController({ store, reconciler, log: log.child({ component: 'controller' }), concurrency: config.workers, resyncMs: config.resyncMs });
     loop.controller = controller;
     const app = await buildApp(
-      { runs: store, logs: fileLogReader(store, logs), problems: () => store.problems().map((p) => ({ path: p.path, error: p.error })), defaultNamespace: config.defaultNamespace },
-      { logger: log.child({ component: 'api' }) },
+      {
+        runs: store,
+        logs: fileLogReader(store, logs),
+        problems: () => store.problems().map((p) => ({ path: p.path, error: p.error })),
+        defaultNamespace: config.defaultNamespace,
+        health: new HealthChecker({ podman, credentialSecrets: credentials.secrets.map((c) => c.secret), apiEndpointConfigured: config.anthropicBaseUrl !== undefined }),
+        sessions: new SessionCatalog({ dirs: sessions, inUse: async (id) => sessionInUse(await store.list(), id) }),
+        secrets: new SecretCatalog({ podman, reserved: Object.values(CredentialSecretNames) }),
+        images: new ImageCatalog({ podman, agentImage: config.image }),
+      },
+      {
+        logger: log.child({ component: 'api' }),
+        version: await packageVersion(),
+        auth: auth.app,
+        bodyLimit: config.bodyLimitBytes,
+        trustedProxies: config.trustedProxies,
+        ...(config.rateLimitPerMinute === 0 ? {} : { rateLimit: { max: config.rateLimitPerMinute, timeWindowMs: 60_000 } }),
+      },
     );
+    const sweepLogs = async (): Promise<void> => {
+      const live = new Set((await store.list()).map((r) => r.metadata.uid));
+      const removed = await logs.sweep(live, Date.now(), logRetentionMs);
+      if (removed.length > 0) log.info({ count: removed.length }, 'removed logs of deleted runs');
+    };
+    const janitor = setInterval(() => void sweepLogs().catch((err: unknown) => log.warn({ err }, 'log sweep failed')), LOG_SWEEP_MS);
+    janitor.unref();
+    await sweepLogs();
     const url = await app.listen({ host: config.host, port: config.port });
-    log.info({ url, runsDir: resolve(config.runsDir), stateDir, maxConcurrentRuns: config.maxConcurrentRuns, auth: false }, 'stromboli serving');
+    if (!auth.decision.enabled) log.warn({ url }, auth.decision.summary);
+    log.info(
+      { url, runsDir: resolve(config.runsDir), stateDir, maxConcurrentRuns: config.maxConcurrentRuns, auth: auth.decision.enabled, authSources: auth.sources, rateLimitPerMinute: config.rateLimitPerMinute },
+      'stromboli serving',
+    );
     return {
       url,
       app,
       store,
       controller,
       async close() {
+        clearInterval(janitor);
         await app.close();
         await controller.stop();
         await store.close();

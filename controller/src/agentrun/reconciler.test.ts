@@ -197,6 +197,8 @@ describe('AgentRunReconciler', () => {
     expect(runner.containers.size).toBe(0);
     await expect(store.get(ref)).rejects.toThrow();
     expect(slots.running).toBe(0);
+    // Its logs stay for the default retention (7 days), then a sweep removes them.
+    expect(runner.retention.get(runner.starts[0]!.request.run.uid)).toBe(clock + 7 * 24 * 3600 * 1000);
   });
 
   it('records a newer generation on a finished run without rerunning it', async () => {

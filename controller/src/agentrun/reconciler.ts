@@ -29,6 +29,8 @@ export interface AgentRunReconcilerOptions {
   retryDelayMs?: number;
   /** SIGTERM grace before SIGKILL when stopping a container. Default 10 s. */
   stopGraceSeconds?: number;
+  /** How long a deleted run's logs are kept when its spec sets no ttlSecondsAfterFinished. Default 7 days. */
+  logRetentionMs?: number;
   /** Injectable clock (epoch ms). */
   now?: () => number;
 }
@@ -53,6 +55,7 @@ export class AgentRunReconciler implements Reconciler {
   readonly #pollMs: number;
   readonly #retryDelayMs: number;
   readonly #grace: number;
+  readonly #logRetentionMs: number;
   readonly #now: () => number;
 
   constructor(options: AgentRunReconcilerOptions) {
@@ -63,6 +66,7 @@ export class AgentRunReconciler implements Reconciler {
     this.#pollMs = options.pollMs ?? 10_000;
     this.#retryDelayMs = options.retryDelayMs ?? 2_000;
     this.#grace = options.stopGraceSeconds ?? 10;
+    this.#logRetentionMs = options.logRetentionMs ?? 7 * 24 * 3600 * 1000;
     this.#now = options.now ?? Date.now;
   }
 
@@ -260,6 +264,9 @@ export class AgentRunReconciler implements Reconciler {
       if (c.running) await this.#runner.stop(c.name, this.#grace);
       await this.#runner.remove(c.name);
     }
+    // The logs outlive the run: kept for its TTL (or the default retention), then swept.
+    const ttl = parseSpec(run.spec).spec?.ttlSecondsAfterFinished;
+    await this.#runner.retainLogs(identityOf(run), this.#now() + (ttl === undefined ? this.#logRetentionMs : ttl * 1000));
     const finalizers = (run.metadata.finalizers ?? []).filter((f) => f !== CLEANUP_FINALIZER);
     if (finalizers.length !== (run.metadata.finalizers ?? []).length) {
       await this.#store.setFinalizers(refOf(run), finalizers, run.metadata.resourceVersion);

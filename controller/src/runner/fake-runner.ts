@@ -126,6 +126,13 @@ export class FakeAgentRunner implements AgentRunner {
     return [...this.containers.entries()].map(([name, c]) => ({ name, running: c.running, labels: c.labels }));
   }
 
+  /** Retention asked for deleted runs' logs, by uid. */
+  readonly retention = new Map<string, number>();
+
+  async retainLogs(run: RunIdentity, deleteAfter: number): Promise<void> {
+    this.retention.set(run.uid, deleteAfter);
+  }
+
   logPath(run: RunIdentity, attempt: number): string {
     return `fake://${run.namespace}/${run.name}/${run.uid}/attempt-${attempt}`;
   }

@@ -2,7 +2,7 @@
 // (stdout, Claude's stream-json) and attempt-<n>.stderr. Appends survive a controller restart:
 // a re-attached follower skips the lines already written.
 import { createWriteStream } from 'node:fs';
-import { mkdir, open, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm, rmdir, stat, truncate, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { RunIdentity } from './names.ts';
 
@@ -68,9 +68,62 @@ export class LogStore {
     return readFile(this.stderrPath(run, attempt), 'utf8').catch(() => '');
   }
 
+  /** Marks a deleted run's logs for removal at `deleteAfter` (epoch ms); the sweep removes them. */
+  async retainUntil(run: RunIdentity, deleteAfter: number): Promise<void> {
+    await mkdir(this.runDir(run), { recursive: true, mode: 0o700 });
+    await writeFile(join(this.runDir(run), RETENTION_FILE), JSON.stringify({ deleteAfter: new Date(deleteAfter).toISOString() }), { mode: 0o600 });
+  }
+
+  /**
+   * Removes the logs of deleted runs whose retention passed. Logs of runs that are gone without a
+   * retention mark (deleted while no controller ran) get one `orphanRetentionMs` from now.
+   * Returns the run directories removed.
+   */
+  async sweep(liveUids: ReadonlySet<string>, now: number, orphanRetentionMs: number): Promise<string[]> {
+    const removed: string[] = [];
+    for (const namespace of await list(this.root)) {
+      for (const name of await list(join(this.root, namespace))) {
+        for (const uid of await list(join(this.root, namespace, name))) {
+          if (liveUids.has(uid)) continue;
+          const run = { namespace, name, uid };
+          const due = await this.#deleteAfter(run);
+          if (due === undefined) await this.retainUntil(run, now + orphanRetentionMs);
+          else if (due <= now) {
+            await this.removeRun(run);
+            removed.push(this.runDir(run));
+          }
+        }
+        // Drop the name's directory once its last run is gone (rmdir refuses a non-empty one).
+        await rmdir(join(this.root, namespace, name)).catch(() => undefined);
+      }
+    }
+    return removed;
+  }
+
+  async #deleteAfter(run: RunIdentity): Promise<number | undefined> {
+    try {
+      const parsed: unknown = JSON.parse(await readFile(join(this.runDir(run), RETENTION_FILE), 'utf8'));
+      const value = typeof parsed === 'object' && parsed !== null && 'deleteAfter' in parsed ? Date.parse(String(parsed.deleteAfter)) : NaN;
+      return Number.isFinite(value) ? value : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Removes every log of a run (all attempts). */
   async removeRun(run: RunIdentity): Promise<void> {
     await rm(this.runDir(run), { recursive: true, force: true });
+  }
+}
+
+/** Marks a deleted run's log directory with when it may go. */
+const RETENTION_FILE = 'retention.json';
+
+async function list(dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
+  } catch {
+    return [];
   }
 }
 

@@ -267,6 +267,10 @@ export class PodmanAgentRunner implements AgentRunner {
     return found.map((c) => ({ name: c.name, running: c.running, labels: c.labels }));
   }
 
+  async retainLogs(run: RunIdentity, deleteAfter: number): Promise<void> {
+    await this.#o.logs.retainUntil(run, deleteAfter);
+  }
+
   logPath(run: RunIdentity, attempt: number): string {
     return this.#o.logs.stdoutPath(run, attempt);
   }

@@ -63,6 +63,8 @@ export interface AgentRunner {
   remove(containerName: string): Promise<void>;
   /** Every container this runner manages, by label. */
   listManaged(): Promise<ManagedContainer[]>;
+  /** Keeps a deleted run's logs until `deleteAfter` (epoch ms), then a sweep removes them. */
+  retainLogs(run: RunIdentity, deleteAfter: number): Promise<void>;
   /** Path (or reference) of the attempt's persisted stream-json log. */
   logPath(run: RunIdentity, attempt: number): string;
 }
