@@ -88,7 +88,6 @@ describe('AgentRunReconciler', () => {
   it('records a terminal start failure (missing image) as Failed and rethrows it for the loop', async () => {
     runner.missingImages.add('localhost/none:latest');
     const ref = await create('noimg', { prompt: 'x', podman: { image: 'localhost/none:latest' } });
-    await reconciler.reconcile(keyOf(ref), ctx); // finalizer
     await expect(reconciler.reconcile(keyOf(ref), ctx)).rejects.toBeInstanceOf(TerminalError);
     expect(reasonOf(await status(ref))).toBe('ImageNotFound');
     expect(slots.running).toBe(0);
@@ -223,12 +222,14 @@ describe('AgentRunReconciler', () => {
     await expect(store.get(ref)).rejects.toThrow();
   });
 
-  it('writes one status per reconcile and survives a conflicting write by failing the write', async () => {
+  it('a status write with a stale resourceVersion fails with a conflict and changes nothing; a fresh read then records the run once', async () => {
     runner.script = () => undefined;
     const ref = await create('conflict', { prompt: 'x' });
-    await reconciler.reconcile(keyOf(ref), ctx); // finalizer
+    await reconcile(ref);
+    expect((await status(ref))?.phase).toBe('Running');
     const stale = await store.get(ref);
     await store.patchSpec(ref, { priority: 1 }); // bumps resourceVersion behind the reconciler's back
+    runner.finish(runner.starts[0]!.request.containerName, { exitCode: 0, stdout: successTranscript('s', 'done') });
     const staleStore: ResourceStore<AgentRunStatus> = {
       list: (o) => store.list(o),
       get: async () => stale,
@@ -241,9 +242,10 @@ describe('AgentRunReconciler', () => {
     };
     const r = new AgentRunReconciler({ store: staleStore, runner, slots, now: () => clock });
     await expect(r.reconcile(keyOf(ref), ctx)).rejects.toMatchObject({ code: 'CONFLICT' });
-    // The next reconcile, with a fresh read, adopts the container the failed one started.
-    await reconcile(ref);
     expect((await status(ref))?.phase).toBe('Running');
-    expect(runner.starts.filter((s) => !s.adopted)).toHaveLength(1);
+    expect(runner.containers.size).toBe(1); // not removed before its end was recorded
+    await reconcile(ref);
+    expect(await status(ref)).toMatchObject({ phase: 'Succeeded', result: 'done' });
+    expect(runner.starts).toHaveLength(1);
   });
 });

@@ -114,9 +114,12 @@ export class AgentRunReconciler implements Reconciler {
           await this.#write(run, { phase: 'Pending', reason: Reasons.Suspended, message: 'spec.suspend is true; the run starts when it is false' });
         }
         return {};
-      case 'add-finalizer':
-        await this.#store.setFinalizers(refOf(run), [...(run.metadata.finalizers ?? []), CLEANUP_FINALIZER], run.metadata.resourceVersion);
-        return { requeueAfterMs: 0 };
+      case 'add-finalizer': {
+        // Protect the container before it exists, then go on with the updated object (no extra round trip).
+        const protectedRun = await this.#store.setFinalizers(refOf(run), [...(run.metadata.finalizers ?? []), CLEANUP_FINALIZER], run.metadata.resourceVersion);
+        if (protectedRun === undefined) return {};
+        return this.#start(key, protectedRun, requireSpec(parsed), attempt, ctx);
+      }
       case 'start':
         return this.#start(key, run, requireSpec(parsed), attempt, ctx);
       case 'watch':
@@ -133,7 +136,7 @@ export class AgentRunReconciler implements Reconciler {
       case 'cancel':
         return this.#cancel(key, run, requireSpec(parsed), attempt, name, container);
       case 'record-exit':
-        return this.#recordExit(key, run, requireSpec(parsed), attempt, name, undefined);
+        return this.#recordExit(key, run, requireSpec(parsed), attempt, name, undefined, container);
       case 'lost':
         return this.#conclude(key, run, attempt, undefined, {
           phase: 'Failed',
@@ -204,8 +207,17 @@ export class AgentRunReconciler implements Reconciler {
     return this.#recordExit(key, run, spec, attempt, name, 'cancel');
   }
 
-  async #recordExit(key: string, run: AgentRunResource, spec: AgentRunSpec, attempt: number, name: string, stoppedFor: 'cancel' | 'deadline' | undefined): Promise<ReconcileResult> {
-    const container = await this.#runner.inspect(name);
+  async #recordExit(
+    key: string,
+    run: AgentRunResource,
+    spec: AgentRunSpec,
+    attempt: number,
+    name: string,
+    stoppedFor: 'cancel' | 'deadline' | undefined,
+    observed?: ObservedContainer,
+  ): Promise<ReconcileResult> {
+    // After a stop the container changed: look again. Otherwise what decide() saw is current.
+    const container = observed ?? (await this.#runner.inspect(name));
     if (container === undefined) return { requeueAfterMs: 0 };
     if (!container.finished) return { requeueAfterMs: 1_000 };
     const record = await this.#runner.collect(identityOf(run), attempt, name);

@@ -100,11 +100,15 @@ describe('PodmanClient.inspect', () => {
     expect(fake.calls).toHaveLength(1);
   });
 
-  it('returns undefined when inspect fails and podman container exists says absent (exit 1)', async () => {
+  it('returns undefined in one call when inspect answers exit 125 with an empty JSON array (a missing container)', async () => {
+    const { fake, client } = setup((f) => f.onRun({ prefix: ['/usr/bin/podman', 'container', 'inspect'] }, { exitCode: 125, stdout: fixture('inspect-missing.json') }));
+    expect(await client.inspect('gone')).toBeUndefined();
+    expect(fake.argvs).toEqual([['/usr/bin/podman', 'container', 'inspect', '--format', 'json', 'gone']]);
+  });
+
+  it('returns undefined when inspect fails otherwise and podman container exists says absent (exit 1)', async () => {
     const { fake, client } = setup((f) =>
-      f
-        .onRun({ prefix: ['/usr/bin/podman', 'container', 'inspect'] }, { exitCode: 125, stdout: fixture('inspect-missing.json') })
-        .onRun(['/usr/bin/podman', 'container', 'exists', 'gone'], { exitCode: 1 }),
+      f.onRun({ prefix: ['/usr/bin/podman', 'container', 'inspect'] }, { exitCode: 125 }).onRun(['/usr/bin/podman', 'container', 'exists', 'gone'], { exitCode: 1 }),
     );
     expect(await client.inspect('gone')).toBeUndefined();
     expect(fake.argvs).toEqual([

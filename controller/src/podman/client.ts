@@ -109,6 +109,9 @@ export class PodmanClient {
     checkName(name);
     const { argv, result } = await this.#podman(['container', 'inspect', '--format', 'json', name]);
     if (result.exitCode === 0) return parseContainerInspect(result.stdout)[0];
+    // podman 4.3 answers a missing container with exit 125 and an empty JSON array: decided from
+    // the JSON in one call; any other failure is confirmed with `container exists`.
+    if (result.exitCode === 125 && isEmptyJsonArray(result.stdout)) return undefined;
     const error = this.#failure(argv, result, 'podman inspect failed');
     if (error instanceof PodmanUnavailableError || (await this.containerExists(name))) throw error;
     return undefined;
@@ -300,5 +303,14 @@ function checkDetachedRun(runArgs: readonly string[]): void {
   const detached = runArgs.some((arg) => arg === '--detach' || arg === '-d' || arg === '--detach=true');
   if (runArgs[0] !== 'run' || !detached) {
     throw new ValidationError('run args must be a detached podman run', { details: { first: runArgs[0] ?? null, detached } });
+  }
+}
+
+function isEmptyJsonArray(stdout: string): boolean {
+  try {
+    const value: unknown = JSON.parse(stdout);
+    return Array.isArray(value) && value.length === 0;
+  } catch {
+    return false;
   }
 }
