@@ -58,6 +58,11 @@ export const ServeConfigSchema = z.object({
   trustedProxies: z.array(z.string().min(1)).default([]),
   /** Largest accepted request body in bytes. Default 1 MiB (Stromboli has no limit). */
   bodyLimitBytes: z.int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+  /** HOST:PORT of a separate Prometheus listener (GET /metrics), e.g. 127.0.0.1:9090. Default: none (metrics are never on the API port). */
+  metricsAddress: z
+    .string()
+    .regex(/^(\[[0-9A-Fa-f:.]+\]|[^:\s]+):\d{1,5}$/, 'must be HOST:PORT, e.g. 127.0.0.1:9090')
+    .optional(),
 });
 export type ServeConfig = z.infer<typeof ServeConfigSchema>;
 export type ServeConfigInput = z.input<typeof ServeConfigSchema>;

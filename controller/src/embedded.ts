@@ -7,7 +7,9 @@ import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../api-server/src/app.ts';
 import { setupAuth } from '../../api-server/src/auth/setup.ts';
-import type { LogReader, StoredRun } from '../../api-server/src/ports.ts';
+import { Metrics, listenMetrics } from '../../api-server/src/plugins/metrics.ts';
+import type { MetricsListener } from '../../api-server/src/plugins/metrics.ts';
+import type { LogReader, StoredRun, WebhookSettings } from '../../api-server/src/ports.ts';
 import type { AgentRunStatus } from './apis/v1alpha1/index.ts';
 import { isTerminalPhase } from './apis/v1alpha1/index.ts';
 import { AgentRunReconciler, parseSpec } from './agentrun/reconciler.ts';
@@ -99,6 +101,16 @@ export interface EmbeddedEnvironment {
   env?: Readonly<Record<string, string | undefined>>;
 }
 
+/**
+ * Async jobs' webhook settings from the environment: STROMBOLI_WEBHOOK_SIGNING_SECRET (Stromboli's
+ * own variable; a secret, so never a flag) and STROMBOLI_WEBHOOK_ALLOW_PRIVATE=true (allow targets
+ * on loopback and private networks, e.g. a receiver on this machine).
+ */
+function webhookSettingsFrom(env: Readonly<Record<string, string | undefined>>): WebhookSettings {
+  const secret = env.STROMBOLI_WEBHOOK_SIGNING_SECRET;
+  return { ...(secret === undefined || secret === '' ? {} : { signingSecret: secret }), allowPrivateTargets: env.STROMBOLI_WEBHOOK_ALLOW_PRIVATE === 'true' };
+}
+
 /** The version in package.json, shown by /health and the OpenAPI document. */
 async function packageVersion(): Promise<string> {
   const pkg: unknown = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8'));
@@ -157,6 +169,7 @@ export async function startEmbedded(config: ServeConfig, log: RootLogger, surrou
     const reconciler = new AgentRunReconciler({ store, runner, slots, pollMs: config.pollMs, retryDelayMs: config.retryDelayMs, logRetentionMs });
     const controller = runController({ store, reconciler, log: log.child({ component: 'controller' }), concurrency: config.workers, resyncMs: config.resyncMs });
     loop.controller = controller;
+    const metrics = config.metricsAddress === undefined ? undefined : new Metrics({ loop: () => controller.metrics() });
     const app = await buildApp(
       {
         runs: store,
@@ -167,6 +180,7 @@ export async function startEmbedded(config: ServeConfig, log: RootLogger, surrou
         sessions: new SessionCatalog({ dirs: sessions, inUse: async (id) => sessionInUse(await store.list(), id) }),
         secrets: new SecretCatalog({ podman, reserved: Object.values(CredentialSecretNames) }),
         images: new ImageCatalog({ podman, agentImage: config.image }),
+        webhooks: webhookSettingsFrom(surroundings.env ?? process.env),
       },
       {
         logger: log.child({ component: 'api' }),
@@ -175,6 +189,7 @@ export async function startEmbedded(config: ServeConfig, log: RootLogger, surrou
         bodyLimit: config.bodyLimitBytes,
         trustedProxies: config.trustedProxies,
         ...(config.rateLimitPerMinute === 0 ? {} : { rateLimit: { max: config.rateLimitPerMinute, timeWindowMs: 60_000 } }),
+        ...(metrics === undefined ? {} : { metrics }),
       },
     );
     const sweepLogs = async (): Promise<void> => {
@@ -187,6 +202,21 @@ export async function startEmbedded(config: ServeConfig, log: RootLogger, surrou
     await sweepLogs();
     const url = await app.listen({ host: config.host, port: config.port });
     if (!auth.decision.enabled) log.warn({ url }, auth.decision.summary);
+    let metricsListener: MetricsListener | undefined;
+    if (metrics !== undefined && config.metricsAddress !== undefined) {
+      const colon = config.metricsAddress.lastIndexOf(':');
+      const address = { host: config.metricsAddress.slice(0, colon).replace(/^\[|\]$/g, ''), port: Number(config.metricsAddress.slice(colon + 1)) };
+      try {
+        metricsListener = await listenMetrics(metrics, address);
+      } catch (err) {
+        // The API is up but the server cannot start as configured: take it down again.
+        clearInterval(janitor);
+        await app.close();
+        await controller.stop();
+        throw err;
+      }
+      log.info({ url: metricsListener.url }, 'metrics serving');
+    }
     log.info(
       { url, runsDir: resolve(config.runsDir), stateDir, maxConcurrentRuns: config.maxConcurrentRuns, auth: auth.decision.enabled, authSources: auth.sources, rateLimitPerMinute: config.rateLimitPerMinute },
       'stromboli serving',
@@ -198,6 +228,7 @@ export async function startEmbedded(config: ServeConfig, log: RootLogger, surrou
       controller,
       async close() {
         clearInterval(janitor);
+        await metricsListener?.close();
         await app.close();
         await controller.stop();
         await store.close();

@@ -161,14 +161,17 @@ export class AgentRunReconciler implements Reconciler {
       return { requeueAfterMs: 60_000 };
     }
     const name = containerName(identityOf(run), attempt);
-    const sessionId = status?.sessionId ?? spec.session?.id ?? randomUUID();
+    // A fork gets its new id now, so status names it from the start and it can be resumed later.
+    const forkFrom = spec.session?.fork === true && spec.session.resume === true ? spec.session.id : undefined;
+    const sessionId = status?.sessionId ?? (forkFrom !== undefined ? randomUUID() : spec.session?.id) ?? randomUUID();
     try {
       await this.#runner.start({
         run: identityOf(run),
         attempt,
         containerName: name,
         sessionId,
-        resume: spec.session?.resume === true,
+        resume: spec.session?.resume === true && forkFrom === undefined,
+        ...(forkFrom === undefined ? {} : { forkFrom }),
         spec,
         deadlineSeconds: deadlineSeconds(spec),
       });
@@ -273,7 +276,11 @@ export class AgentRunReconciler implements Reconciler {
     this.#slots.release(key);
     const mine = (await this.#runner.listManaged()).filter((c) => c.labels[Labels.uid] === run.metadata.uid);
     for (const c of mine) {
+      // Keep what it printed (maybe while no controller ran) before it goes: the logs outlive the run.
+      const attempt = Number(c.labels[Labels.attempt] ?? '1') || 1;
+      this.#runner.follow(identityOf(run), attempt, c.name);
       if (c.running) await this.#runner.stop(c.name, this.#grace);
+      await this.#runner.collect(identityOf(run), attempt, c.name);
       await this.#runner.remove(c.name);
     }
     // The logs outlive the run: kept for its TTL (or the default retention), then swept.

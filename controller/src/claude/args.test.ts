@@ -64,6 +64,15 @@ describe('buildClaudeArgs', () => {
     expect(argsFor(options)).toEqual(['-p', '--', 'hi']);
   });
 
+  it('names a fork chosen by the caller: --resume <from> --fork-session --session-id <new>', () => {
+    const fork = '0b7c6a1e-1111-4222-8333-944455556666';
+    expect(buildClaudeArgs({ prompt: 'hi', sessionId: SESSION, resume: true, fork: true, forkSessionId: fork, options: {} })).toEqual([
+      '-p', '--resume', SESSION, '--fork-session', '--session-id', fork, '--', 'hi',
+    ]);
+    // Without resume there is nothing to fork from: no second session flag.
+    expect(buildClaudeArgs({ prompt: 'hi', sessionId: SESSION, fork: true, forkSessionId: fork, options: {} })).toEqual(['-p', '--session-id', SESSION, '--fork-session', '--', 'hi']);
+  });
+
   it('adds an empty agents object as {} (an object, unlike an empty list, is set)', () => {
     expect(argsFor({ agents: {} })).toEqual(['-p', '--agents', '{}', '--', 'hi']);
   });

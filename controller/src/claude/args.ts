@@ -16,6 +16,8 @@ export interface ClaudeArgsInput {
   continue?: boolean | undefined;
   /** `--fork-session`: resume into a new session id. Default: false. */
   fork?: boolean | undefined;
+  /** With `fork` and `resume`: the fork's id (`--session-id` after `--fork-session`), chosen by the caller so it is known before the run. Default: the CLI picks one. */
+  forkSessionId?: string | undefined;
   /** The `spec.claude` options, already validated by ClaudeOptionsSchema. */
   options: ClaudeOptions;
   /**
@@ -99,6 +101,9 @@ export function buildClaudeArgs(input: ClaudeArgsInput): string[] {
   }
   flag(input.continue, '--continue');
   flag(input.fork, '--fork-session');
+  if (input.fork === true && input.resume === true && input.forkSessionId !== undefined && input.forkSessionId !== '') {
+    args.push('--session-id', input.forkSessionId);
+  }
   flag(o.noPersistence, '--no-session-persistence');
   value(o.model, '--model');
   value(o.fallbackModel, '--fallback-model');

@@ -25,6 +25,11 @@ serve options:
   --max-concurrent-runs N (4)  --allowed-volume PATH (repeatable)  --containers-conf FILE
   --image REF  --container-network MODE  --anthropic-base-url URL  --container-env KEY=VALUE (repeatable)
   --claude-credentials-file FILE (credentials also come from ANTHROPIC_API_KEY / CLAUDE_CODE_OAUTH_TOKEN)
+  --auth | --no-auth (default: required unless listening on loopback without credentials)
+  --jwt-secret-file FILE (or STROMBOLI_JWT_SECRET)  --api-token-file FILE (or STROMBOLI_API_TOKENS)
+  --jwt-access-ttl SECONDS (86400)  --jwt-refresh-ttl SECONDS (604800)
+  --rate-limit N (600 requests per minute per client; 0 = off)  --trusted-proxy IP|CIDR (repeatable)
+  --body-limit BYTES (1048576)  --metrics-address HOST:PORT (off; e.g. 127.0.0.1:9090, never the API port)
 client options:
   --server URL (http://127.0.0.1:8585)  -n, --namespace NS (default)
 `;
@@ -43,6 +48,15 @@ const OPTIONS = {
   'anthropic-base-url': { type: 'string' },
   'claude-credentials-file': { type: 'string' },
   'container-env': { type: 'string', multiple: true },
+  auth: { type: 'boolean' },
+  'jwt-secret-file': { type: 'string' },
+  'api-token-file': { type: 'string' },
+  'jwt-access-ttl': { type: 'string' },
+  'jwt-refresh-ttl': { type: 'string' },
+  'rate-limit': { type: 'string' },
+  'trusted-proxy': { type: 'string', multiple: true },
+  'body-limit': { type: 'string' },
+  'metrics-address': { type: 'string' },
   server: { type: 'string' },
   namespace: { type: 'string', short: 'n' },
   output: { type: 'string', short: 'o' },
@@ -68,6 +82,23 @@ function parseEnvPairs(pairs: readonly string[]): Record<string, string> {
   return env;
 }
 
+/** Options that would put a secret on the command line, where every local user can read it. */
+const SECRET_FLAGS: Record<string, string> = {
+  '--jwt-secret': '--jwt-secret-file FILE or STROMBOLI_JWT_SECRET',
+  '--api-token': '--api-token-file FILE or STROMBOLI_API_TOKENS',
+  '--api-tokens': '--api-token-file FILE or STROMBOLI_API_TOKENS',
+};
+
+/** Refuses a secret given in argv with a pointer to the safe way; never echoes the value. */
+function refuseSecretsInArgv(argv: readonly string[]): void {
+  for (const arg of argv) {
+    if (arg === '--') return;
+    const flag = arg.split('=', 1)[0] ?? arg;
+    const instead = SECRET_FLAGS[flag];
+    if (instead !== undefined) throw new CliError(`${flag} is not accepted: secrets never go on the command line (visible to every local user); use ${instead}`, 2);
+  }
+}
+
 async function serve(values: Record<string, unknown>): Promise<void> {
   const parsed = ServeConfigSchema.safeParse({
     ...(values['runs-dir'] === undefined ? {} : { runsDir: values['runs-dir'] }),
@@ -82,6 +113,15 @@ async function serve(values: Record<string, unknown>): Promise<void> {
     ...(values['anthropic-base-url'] === undefined ? {} : { anthropicBaseUrl: values['anthropic-base-url'] }),
     ...(values['claude-credentials-file'] === undefined ? {} : { claudeCredentialsFile: values['claude-credentials-file'] }),
     ...(values['container-env'] === undefined ? {} : { containerEnv: parseEnvPairs(values['container-env'] as string[]) }),
+    ...(values.auth === undefined ? {} : { auth: values.auth === true ? 'on' : 'off' }),
+    ...(values['jwt-secret-file'] === undefined ? {} : { jwtSecretFile: values['jwt-secret-file'] }),
+    ...(values['api-token-file'] === undefined ? {} : { apiTokenFile: values['api-token-file'] }),
+    ...(values['jwt-access-ttl'] === undefined ? {} : { jwtAccessTtlSeconds: intFlag(values['jwt-access-ttl'] as string, 'jwt-access-ttl') }),
+    ...(values['jwt-refresh-ttl'] === undefined ? {} : { jwtRefreshTtlSeconds: intFlag(values['jwt-refresh-ttl'] as string, 'jwt-refresh-ttl') }),
+    ...(values['rate-limit'] === undefined ? {} : { rateLimitPerMinute: intFlag(values['rate-limit'] as string, 'rate-limit') }),
+    ...(values['trusted-proxy'] === undefined ? {} : { trustedProxies: values['trusted-proxy'] }),
+    ...(values['body-limit'] === undefined ? {} : { bodyLimitBytes: intFlag(values['body-limit'] as string, 'body-limit') }),
+    ...(values['metrics-address'] === undefined ? {} : { metricsAddress: values['metrics-address'] }),
   });
   if (!parsed.success) throw new CliError(`invalid option: ${z.prettifyError(parsed.error).replace(/\n/g, ' ')}`);
   const log = createLogger();
@@ -96,9 +136,10 @@ async function serve(values: Record<string, unknown>): Promise<void> {
 }
 
 export async function main(argv: readonly string[], out: (text: string) => void = (t) => process.stdout.write(t)): Promise<void> {
+  refuseSecretsInArgv(argv);
   let parsed;
   try {
-    parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, allowNegative: true, strict: true });
   } catch (err) {
     throw new CliError(`${(err as Error).message}\n${USAGE}`, 2);
   }

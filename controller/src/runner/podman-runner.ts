@@ -113,12 +113,15 @@ export class PodmanAgentRunner implements AgentRunner {
     if (options.inputFormat === 'stream-json' || options.replayUserMessages === true) {
       throw new TerminalError(Reasons.InvalidSpec, 'claude.inputFormat stream-json and replayUserMessages need a prompt on stdin; an AgentRun passes its prompt as an argument');
     }
+    const fork = request.forkFrom !== undefined;
     const command = buildClaudeArgs({
       prompt: spec.prompt,
-      sessionId: request.sessionId,
-      resume: request.resume,
+      // A fork resumes the session it branches from and names the new one.
+      sessionId: fork ? request.forkFrom : request.sessionId,
+      resume: fork || request.resume,
+      ...(fork ? { forkSessionId: request.sessionId } : {}),
       ...(spec.session?.continue === true ? { continue: true } : {}),
-      ...(spec.session?.fork === true ? { fork: true } : {}),
+      ...(fork || spec.session?.fork === true ? { fork: true } : {}),
       options,
       streamJson: true,
     });
@@ -154,15 +157,22 @@ export class PodmanAgentRunner implements AgentRunner {
     }
     // A retried attempt of a run whose first attempt already created the session continues it:
     // `--session-id` of an existing session is refused by the CLI.
-    const resume = request.resume || (request.attempt > 1 && (await this.#o.sessions.hasTranscript(request.sessionId)));
+    const continued = request.attempt > 1 && (await this.#o.sessions.hasTranscript(request.sessionId));
+    const resume = request.resume || continued;
     // Validate everything first: a refused spec leaves nothing behind, not even a session directory.
-    const spec = await this.prepare({ ...request, resume }, this.#o.sessions.pathOf(request.sessionId));
+    const { forkFrom: _forkFrom, ...rest } = request;
+    // A retried fork whose first attempt already wrote the fork resumes the fork itself.
+    const effective: StartRequest = continued ? { ...rest, resume: true } : { ...request, resume };
+    const spec = await this.prepare(effective, this.#o.sessions.pathOf(request.sessionId));
     if (!(await this.#o.podman.imageExists(spec.image))) {
       throw new TerminalError(
         Reasons.ImageNotFound,
         `image ${spec.image} is not present in local storage; build it with 'stromboli images build' (no registry is pulled from)`,
         { code: 'IMAGE_NOT_FOUND' },
       );
+    }
+    if (effective.forkFrom !== undefined && !(await this.#o.sessions.fork(effective.forkFrom, request.sessionId))) {
+      throw new TerminalError(Reasons.InvalidSpec, `session ${effective.forkFrom} does not exist here; it cannot be forked`);
     }
     await this.#o.sessions.ensure(request.sessionId);
     let args: string[];

@@ -1,6 +1,6 @@
 // Session directories: one host directory per Claude session id under the state directory,
 // mounted as the container HOME so `claude --resume` finds its transcript across runs.
-import { mkdir, readdir, rm, stat, chown } from 'node:fs/promises';
+import { chown, cp, lchown, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { SessionIdSchema } from '../apis/v1alpha1/index.ts';
 import { ValidationError } from '../errors.ts';
@@ -72,6 +72,20 @@ export class SessionDirs {
     return out.sort((a, b) => b.modified.getTime() - a.modified.getTime());
   }
 
+  /**
+   * Makes `to` a copy of session `from`'s HOME (for a fork), unless `to` exists already. Returns
+   * false when `from` does not exist.
+   */
+  async fork(from: string, to: string): Promise<boolean> {
+    const source = this.pathOf(from);
+    const target = this.pathOf(to);
+    if (await this.exists(to)) return true;
+    if (!(await this.exists(from))) return false;
+    await cp(source, target, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
+    if (process.getuid?.() === 0) await chownTree(target, this.#owner.uid, this.#owner.gid);
+    return true;
+  }
+
   /** Whether the CLI already wrote this session's transcript (HOME/.claude/projects/<cwd>/<id>.jsonl). */
   async hasTranscript(id: string): Promise<boolean> {
     const projects = join(this.pathOf(id), '.claude', 'projects');
@@ -94,5 +108,16 @@ export class SessionDirs {
     if (!(await this.exists(id))) return false;
     await rm(path, { recursive: true, force: true });
     return true;
+  }
+}
+
+async function chownTree(path: string, uid: number, gid: number): Promise<void> {
+  await lchown(path, uid, gid);
+  const info = await stat(path).catch(() => undefined);
+  if (info?.isDirectory() !== true) return;
+  for (const entry of await readdir(path, { withFileTypes: true })) {
+    const child = `${path}/${entry.name}`;
+    if (entry.isDirectory()) await chownTree(child, uid, gid);
+    else await lchown(child, uid, gid);
   }
 }

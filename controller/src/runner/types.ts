@@ -12,6 +12,11 @@ export interface StartRequest {
   sessionId: string;
   /** Resume the session (claude --resume) instead of creating it (claude --session-id). */
   resume: boolean;
+  /**
+   * Fork: `sessionId` is the new session, branched from this one. The runner copies this
+   * session's HOME to the new one, so the fork can itself be resumed by its own id.
+   */
+  forkFrom?: string;
   spec: AgentRunSpec;
   /** The attempt's wall-clock limit; the runner also gives it to podman as a backstop. */
   deadlineSeconds: number;

@@ -1,0 +1,12 @@
+// What the API sees of the host besides runs: health, sessions and their history, podman
+// secrets, local images. Implementations of the api-server's catalog ports, wired by embedded.ts.
+export { HealthChecker, HealthComponents } from './health.ts';
+export type { HealthCheckerOptions, HealthComponent } from './health.ts';
+export { ImageCatalog, checkImageRef, rankImage } from './images.ts';
+export type { CompatibilityRank, ImageCatalogOptions, ImageInfo } from './images.ts';
+export { ReservedSecretError, SecretCatalog, SecretExistsError, checkSecretName } from './secrets.ts';
+export type { SecretCatalogOptions, SecretInfo } from './secrets.ts';
+export { CONVERSATION_TYPES, findTranscript, parseHistoryLine, readTranscriptLines, titleOf } from './session-history.ts';
+export type { HistoryMessage } from './session-history.ts';
+export { SessionCatalog, sessionInUse } from './sessions.ts';
+export type { SessionCatalogOptions, SessionSummary, SessionUser } from './sessions.ts';

@@ -1,0 +1,145 @@
+// `node bin/stromboli.js serve` as a real child process, for what only a separate process can
+// show (kill -9 mid-run, then a restart on the same directories). The URL is read from the
+// `stromboli serving` log line (pino JSON on stderr, field url). The cleanup kills the child by
+// its pid if it still runs and removes the containers of its owner label.
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import { onTestFailed } from 'vitest';
+import { ownerOf } from '../../src/embedded.ts';
+import type { Cleanup } from './cleanup.ts';
+import { LogLines } from './embedded-server.ts';
+import { removeContainersOfOwner } from './podman.ts';
+import { CONTAINERS_CONF, REPO_ROOT, STROMBOLI_BIN } from './repo.ts';
+import type { TempDirs } from './temp-dirs.ts';
+
+export interface ChildServer {
+  pid: number;
+  url: string;
+  owner: string;
+  logs: LogLines;
+  /** Resolves with the exit code or signal once the process has ended. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** kill -9 (SIGKILL) and wait until the process is gone. */
+  kill9(): Promise<void>;
+  /** SIGTERM (graceful: drains and leaves containers running), SIGKILL after `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/**
+ * The test's environment without credentials or server secrets (Claude keys, STROMBOLI_* tokens
+ * and JWT secrets): the child must not create shared podman secrets or change the fake's model.
+ */
+function childEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (/^(ANTHROPIC_|CLAUDE_|STROMBOLI_)/.test(key)) continue;
+    env[key] = value;
+  }
+  return env;
+}
+
+function isAlive(child: ChildProcess): boolean {
+  return child.exitCode === null && child.signalCode === null;
+}
+
+/**
+ * Starts `stromboli serve --port 0` over `dirs` (extra flags appended) and waits for its
+ * `stromboli serving` line. Fails with the child's stderr when it exits or stays silent first.
+ */
+export async function spawnServer(cleanup: Cleanup, dirs: TempDirs, extraArgs: readonly string[] = [], startTimeoutMs = 60_000): Promise<ChildServer> {
+  await mkdir(dirs.stateDir, { recursive: true, mode: 0o700 });
+  const owner = await ownerOf(dirs.stateDir);
+  const args = [
+    STROMBOLI_BIN,
+    'serve',
+    '--runs-dir',
+    dirs.runsDir,
+    '--state-dir',
+    dirs.stateDir,
+    '--host',
+    '127.0.0.1',
+    '--port',
+    '0',
+    '--containers-conf',
+    CONTAINERS_CONF,
+    ...extraArgs,
+  ];
+  const child = spawn(process.execPath, args, {
+    cwd: REPO_ROOT,
+    env: { ...childEnv(), CONTAINERS_CONF, STROMBOLI_LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const pid = child.pid;
+  if (pid === undefined) throw new Error('stromboli serve did not start (no pid)');
+  const logs = new LogLines();
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolveExit) => {
+    child.once('exit', (code, signal) => resolveExit({ code, signal }));
+  });
+  const kill = async (signal: NodeJS.Signals, waitMs: number): Promise<void> => {
+    if (!isAlive(child)) return;
+    process.kill(pid, signal);
+    const timer = new Promise<'timeout'>((resolveTimer) => {
+      const t = setTimeout(() => resolveTimer('timeout'), waitMs);
+      void exited.then(() => clearTimeout(t));
+    });
+    if ((await Promise.race([exited, timer])) === 'timeout' && isAlive(child)) {
+      process.kill(pid, 'SIGKILL');
+      await exited;
+    }
+  };
+  cleanup.add(`stop stromboli serve (pid ${pid}) and remove its containers`, async () => {
+    await kill('SIGKILL', 10_000);
+    await removeContainersOfOwner(owner);
+  });
+  onTestFailed(() => {
+    console.error(`--- last log lines of stromboli serve pid ${pid} (${dirs.stateDir}) ---\n${logs.tail()}`);
+  });
+
+  let partial = '';
+  let onLine: ((line: Record<string, unknown>) => void) | undefined;
+  child.stdout?.resume();
+  child.stderr?.on('data', (chunk: Buffer) => {
+    partial += chunk.toString('utf8');
+    let newline = partial.indexOf('\n');
+    while (newline >= 0) {
+      const before = logs.lines.length;
+      logs.push(partial.slice(0, newline));
+      partial = partial.slice(newline + 1);
+      const added = logs.lines[before];
+      if (added !== undefined) onLine?.(added);
+      newline = partial.indexOf('\n');
+    }
+  });
+
+  const url = await new Promise<string>((resolveUrl, rejectUrl) => {
+    const timer = setTimeout(() => rejectUrl(new Error(`stromboli serve printed no 'stromboli serving' line within ${startTimeoutMs} ms:\n${logs.tail()}`)), startTimeoutMs);
+    const found = logs.withMessage('stromboli serving')[0];
+    if (found !== undefined && typeof found['url'] === 'string') {
+      clearTimeout(timer);
+      resolveUrl(found['url']);
+      return;
+    }
+    onLine = (line) => {
+      if (line['msg'] === 'stromboli serving' && typeof line['url'] === 'string') {
+        clearTimeout(timer);
+        resolveUrl(line['url']);
+      }
+    };
+    void exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      rejectUrl(new Error(`stromboli serve exited (code ${code}, signal ${signal}) before serving:\n${logs.tail()}\n${partial}`));
+    });
+  });
+  onLine = undefined;
+
+  return {
+    pid,
+    url,
+    owner,
+    logs,
+    exited,
+    kill9: () => kill('SIGKILL', 10_000),
+    stop: (graceMs = 40_000) => kill('SIGTERM', graceMs),
+  };
+}
