@@ -51,8 +51,18 @@ module.exports = {
       name: 'api-routes-never-reach-the-runner',
       comment: 'The facade writes specs and reads status; only composition roots wire implementations.',
       severity: 'error',
-      from: { path: '^api-server/src/', pathNot: '^api-server/src/main\\.ts$' },
+      from: { path: '^api-server/src/', pathNot: ['^api-server/src/main\\.ts$', '\\.test\\.ts$'] },
       to: { path: '^controller/src/', pathNot: ['^controller/src/apis/', '^controller/src/errors\\.ts$', '^controller/src/redact\\.ts$'] },
+    },
+    {
+      name: 'api-tests-use-only-the-store-fakes',
+      comment: 'Route tests may back their ports with the MemoryStore fake, nothing else of the controller.',
+      severity: 'error',
+      from: { path: '^api-server/src/.*\\.test\\.ts$' },
+      to: {
+        path: '^controller/src/',
+        pathNot: ['^controller/src/apis/', '^controller/src/errors\\.ts$', '^controller/src/redact\\.ts$', '^controller/src/store/(memory-store|store)\\.ts$'],
+      },
     },
     {
       name: 'controller-does-not-import-the-api',

@@ -26,6 +26,8 @@ export default defineConfig({
         test: {
           name: 'kube',
           include: ['controller/test/kube/**/*.int.test.ts'],
+          // Builds or reuses the binaries, starts one etcd + kube-apiserver per run (docs/testing.md).
+          globalSetup: ['controller/test/kube/global-setup.ts'],
           environment: 'node',
           testTimeout: 120_000,
           hookTimeout: 300_000,

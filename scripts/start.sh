@@ -5,6 +5,7 @@
 # Extra arguments go to `stromboli serve`. Stop with Ctrl-C; running containers are adopted next time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/cache.sh
 source scripts/lib/node.sh
 source scripts/lib/deps.sh
 source scripts/lib/podman.sh

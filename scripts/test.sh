@@ -9,6 +9,9 @@ root="$PWD"
 step() { printf '\n==> %s\n' "$*"; }
 fail() { printf '\nnpm test: FAILED at step: %s\n' "$*" >&2; exit 1; }
 
+step "shared caches"
+source scripts/lib/cache.sh || fail "shared cache folder"
+
 step "Node >= 22.19"
 # shellcheck source=lib/node.sh
 source scripts/lib/node.sh || fail "Node 22"

@@ -67,4 +67,101 @@ export interface Ports {
   problems?: () => ManifestProblem[];
   /** Default namespace for requests that name none. */
   defaultNamespace?: string;
+  /** /health components and /claude/status. Absent: /health answers ok without components. */
+  health?: HealthPort;
+  /** /sessions*. Absent: those routes are not served. */
+  sessions?: SessionPort;
+  /** /secrets*. Absent: those routes are not served. */
+  secrets?: SecretPort;
+  /** /images*. Absent: those routes are not served. */
+  images?: ImagePort;
+  /** Webhooks of async jobs (POST /run/async). Absent: unsigned, private targets refused. */
+  webhooks?: WebhookSettings;
+}
+
+/** How async jobs' webhooks are sent. */
+export interface WebhookSettings {
+  /** HMAC-SHA256 key of X-Stromboli-Signature (Stromboli's webhook.signing_secret). Default: none, unsigned. */
+  signingSecret?: string;
+  /** Allow targets on loopback, link-local and private addresses (Stromboli allows any). Default false. */
+  allowPrivateTargets?: boolean;
+}
+
+// ---- Catalog ports (health, sessions, secrets, images): controller/src/catalog implements them.
+
+export interface HealthComponent {
+  name: string;
+  status: 'ok' | 'error';
+  error?: string;
+}
+
+export interface HealthPort {
+  /** Never throws: a failing dependency is a component with status 'error'. */
+  check(): Promise<HealthComponent[]>;
+  /** Whether runs get Claude credentials. */
+  claudeConfigured(): Promise<boolean>;
+}
+
+/** One line of a session transcript (camelCase; the routes give it Stromboli's snake_case). */
+export interface HistoryMessage {
+  type: string;
+  uuid?: string;
+  parentUuid?: string;
+  sessionId?: string;
+  timestamp?: string;
+  cwd?: string;
+  gitBranch?: string;
+  version?: string;
+  permissionMode?: string;
+  content?: {
+    role?: string;
+    model?: string;
+    messageId?: string;
+    blocks: Array<{ type: string; text?: string; id?: string; name?: string; input?: Record<string, unknown>; toolUseId?: string; content?: string; isError?: boolean }>;
+    stopReason?: string;
+    usage?: { inputTokens: number; outputTokens: number; cacheCreationInputTokens: number; cacheReadInputTokens: number };
+  };
+  toolResult?: { stdout?: string; stderr?: string; interrupted?: boolean; isImage?: boolean };
+}
+
+export interface SessionPort {
+  list(): Promise<Array<{ id: string; title: string }>>;
+  /** False when absent; ValidationError for a malformed id; ConflictError while a run uses it. */
+  remove(id: string): Promise<boolean>;
+  /** Undefined when the session has no transcript; ValidationError for a malformed id. */
+  history(id: string): Promise<HistoryMessage[] | undefined>;
+}
+
+export interface SecretInfo {
+  id: string;
+  name: string;
+  createdAt?: string;
+}
+
+export interface SecretPort {
+  list(): Promise<SecretInfo[]>;
+  /** Undefined when absent; ValidationError for a malformed name. */
+  get(name: string): Promise<SecretInfo | undefined>;
+  /** ALREADY_EXISTS when the name is taken; ValidationError for a bad name or value. */
+  create(name: string, value: string): Promise<void>;
+  /** False when absent. */
+  remove(name: string): Promise<boolean>;
+}
+
+export interface ImageInfo {
+  id: string;
+  repository: string;
+  tag: string;
+  sizeBytes: number;
+  created?: string;
+  rank: 1 | 2 | 3 | 4;
+  compatible: boolean;
+  hasClaudeCli: boolean;
+  description?: string;
+}
+
+export interface ImagePort {
+  list(): Promise<ImageInfo[]>;
+  /** Undefined when no local image has that name; ValidationError for a malformed name. */
+  get(ref: string): Promise<ImageInfo | undefined>;
 }

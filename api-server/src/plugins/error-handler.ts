@@ -5,6 +5,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ErrorCode } from '../../../controller/src/errors.ts';
 import { toHttpError } from '../errors.ts';
+import { EdgeError } from './edge-error.ts';
 
 /** Turns an error into the JSON body of a route family. */
 export type ErrorEnvelope = (error: { statusCode: number; code: ErrorCode; message: string }) => unknown;
@@ -56,6 +57,11 @@ export function registerErrorHandling(app: FastifyInstance): void {
     const result = classify(err);
     if (!result.known) {
       request.log.error({ err, method: request.method, route: request.routeOptions.url }, 'request failed');
+    }
+    // Rate-limit and auth failures answer {"error"} on every route, as Stromboli's middleware
+    // does; the plain serializer keeps a route's own 401/503 schema from rejecting that body.
+    if (err instanceof EdgeError) {
+      return reply.code(result.statusCode).type('application/json; charset=utf-8').serializer(JSON.stringify).send({ error: result.message });
     }
     const config = request.routeOptions.config;
     const envelope = config.errorEnvelope ?? defaultEnvelope;

@@ -1,0 +1,24 @@
+// Stubs of the run ports for route tests that do not exercise runs: an empty store and an empty
+// log. Behaviourless on purpose (a Stub, not a Fake); tests of the run routes use MemoryStore.
+import { NotFoundError } from '../../../controller/src/errors.ts';
+import type { LogReader, RunStore } from '../ports.ts';
+
+/** An always-empty run store: lists nothing, finds nothing, refuses writes. */
+export function stubRunStore(): RunStore {
+  const missing = async (): Promise<never> => {
+    throw new NotFoundError('agentrun not found');
+  };
+  return {
+    list: async () => [],
+    get: missing,
+    create: missing,
+    patchSpec: missing,
+    delete: missing,
+    async *watch() {},
+  };
+}
+
+/** A log with no lines. */
+export function stubLogReader(): LogReader {
+  return { async *lines() {} };
+}
