@@ -15,7 +15,7 @@ import { parseArgs, promisify } from 'node:util';
 import { ServeConfigSchema } from '../controller/src/config.ts';
 import { ownerOf, startEmbedded } from '../controller/src/embedded.ts';
 import { createLogger } from '../controller/src/log.ts';
-import { CredentialSecretNames } from '../controller/src/runner/credentials.ts';
+import { credentialSecretNames } from '../controller/src/runner/credentials.ts';
 import { Labels } from '../controller/src/runner/names.ts';
 import { startFakeAnthropic } from '../controller/test/fixtures/fake-anthropic.ts';
 import { printReport, timeManifestRun } from './lib.ts';
@@ -31,7 +31,7 @@ const image = values.image;
 const containerEnv = { CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1', CLAUDE_CODE_MAX_RETRIES: '0' };
 
 /** The bare baseline: the argv the controller builds, minus its labels, name and detach (plus --rm). */
-async function bare(i: number, baseUrl: string): Promise<number> {
+async function bare(i: number, baseUrl: string, secret: string): Promise<number> {
   const home = await mkdtemp(join(tmpdir(), 'bench-home-'));
   if (process.getuid?.() === 0) await chown(home, 1000, 1000);
   const env = Object.entries({ ...containerEnv, ANTHROPIC_BASE_URL: baseUrl, HOME: '/home/user' })
@@ -41,7 +41,7 @@ async function bare(i: number, baseUrl: string): Promise<number> {
   const { stdout } = await exec('podman', [
     'run', '--rm', '--pull', 'never', '--user', '1000:1000', '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges', '--pids-limit', '256',
     '--network', 'host', '--memory', '512m', '--cpus', '1', '--timeout', '1830',
-    ...env, '--secret', `${CredentialSecretNames.apiKey},type=env,target=ANTHROPIC_API_KEY`, '-v', `${home}:/home/user`, image,
+    ...env, '--secret', `${secret},type=env,target=ANTHROPIC_API_KEY`, '-v', `${home}:/home/user`, image,
     '-p', '--session-id', randomUUID(), '--output-format', 'stream-json', '--verbose', '--', `bench bare ${i}`,
   ], { maxBuffer: 16 * 1024 * 1024 });
   const elapsed = performance.now() - started;
@@ -79,12 +79,12 @@ async function main(): Promise<void> {
   const bareMs: number[] = [];
   try {
     // One warm-up of each: page cache, podman's first-run work, the CLI's first start.
-    await bare(-1, fake.url);
+    await bare(-1, fake.url, credentialSecretNames(server.owner).apiKey);
     for (let i = -1; i < runs; i += 1) {
       const elapsed = await timeManifestRun(server, runsDir, `bench-${i + 1}`, `bench run ${i}`);
       if (i >= 0) {
         controllerMs.push(elapsed);
-        bareMs.push(await bare(i, fake.url));
+        bareMs.push(await bare(i, fake.url, credentialSecretNames(server.owner).apiKey));
       }
     }
   } finally {
@@ -97,7 +97,7 @@ async function main(): Promise<void> {
       const ids = stdout.split('\n').filter((id) => id !== '');
       if (ids.length > 0) await exec('podman', ['rm', '--force', '--time', '0', ...ids]);
     }
-    await exec('podman', ['secret', 'rm', CredentialSecretNames.apiKey]).catch(() => undefined);
+    await exec('podman', ['secret', 'rm', credentialSecretNames(server.owner).apiKey]).catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
   }
   printReport({ title: `bench/real-cli: ${runs} runs of ${image} (real Claude Code CLI, plain answer from the fake API), interleaved`, controllerMs, bareMs });

@@ -25,7 +25,7 @@ import { LogStore } from './runner/log-store.ts';
 import { tailLines } from './runner/log-tail.ts';
 import { Labels } from './runner/names.ts';
 import { PodmanAgentRunner } from './runner/podman-runner.ts';
-import { CredentialSecretNames, syncCredentialSecrets } from './runner/credentials.ts';
+import { credentialSecretNames, syncCredentialSecrets } from './runner/credentials.ts';
 import { SessionDirs } from './runner/session.ts';
 import { FileStore } from './store/file-store.ts';
 import type { ResourceStore } from './store/store.ts';
@@ -40,6 +40,8 @@ export interface EmbeddedServer {
   app: FastifyInstance;
   store: FileStore<AgentRunStatus>;
   controller: ControllerHandle;
+  /** The owner label of this server's containers (and the prefix of its podman secrets' names). */
+  owner: string;
   /** Stops the API, drains the loop, releases the state directory. Containers keep running for the next start to adopt. */
   close(): Promise<void>;
 }
@@ -141,7 +143,9 @@ export async function startEmbedded(config: ServeConfig, log: RootLogger, surrou
     // The loop starts last; the slots and the runner wake runs through it once it exists.
     const loop: { controller?: ControllerHandle } = {};
     const slots = new Slots({ limit: config.maxConcurrentRuns, wake: (keys) => keys.forEach((k) => loop.controller?.enqueue(k)) });
+    const owner = await ownerOf(stateDir);
     const credentials = await syncCredentialSecrets(podman, {
+      owner,
       env: surroundings.env ?? process.env,
       ...(config.claudeCredentialsFile === undefined ? {} : { credentialsFile: resolve(config.claudeCredentialsFile) }),
     });
@@ -155,7 +159,7 @@ export async function startEmbedded(config: ServeConfig, log: RootLogger, surrou
       podman,
       logs,
       sessions,
-      owner: await ownerOf(stateDir),
+      owner,
       defaultImage: config.image,
       allowedVolumes: config.allowedVolumes,
       ...(config.containerNetwork === undefined ? {} : { network: config.containerNetwork }),
@@ -178,7 +182,7 @@ export async function startEmbedded(config: ServeConfig, log: RootLogger, surrou
         defaultNamespace: config.defaultNamespace,
         health: new HealthChecker({ podman, credentialSecrets: credentials.secrets.map((c) => c.secret), apiEndpointConfigured: config.anthropicBaseUrl !== undefined }),
         sessions: new SessionCatalog({ dirs: sessions, inUse: async (id) => sessionInUse(await store.list(), id) }),
-        secrets: new SecretCatalog({ podman, reserved: Object.values(CredentialSecretNames) }),
+        secrets: new SecretCatalog({ podman, reserved: Object.values(credentialSecretNames(owner)) }),
         images: new ImageCatalog({ podman, agentImage: config.image }),
         webhooks: webhookSettingsFrom(surroundings.env ?? process.env),
       },
@@ -226,6 +230,7 @@ export async function startEmbedded(config: ServeConfig, log: RootLogger, surrou
       app,
       store,
       controller,
+      owner,
       async close() {
         clearInterval(janitor);
         await metricsListener?.close();

@@ -13,14 +13,24 @@ export interface SecretWriter {
   removeSecret(name: string): Promise<void>;
 }
 
-/** Names of the podman secrets the server owns. */
-export const CredentialSecretNames = {
-  apiKey: 'stromboli-anthropic-api-key',
-  oauthToken: 'stromboli-claude-oauth-token',
-  credentialsFile: 'stromboli-claude-credentials',
-} as const;
+/** The podman secrets a server owns, named after its owner label, so that several servers on one host (or a test suite beside a real server) never replace or remove each other's. */
+export interface CredentialSecretNameSet {
+  apiKey: string;
+  oauthToken: string;
+  credentialsFile: string;
+}
+
+export function credentialSecretNames(owner: string): CredentialSecretNameSet {
+  return {
+    apiKey: `stromboli-${owner}-anthropic-api-key`,
+    oauthToken: `stromboli-${owner}-claude-oauth-token`,
+    credentialsFile: `stromboli-${owner}-claude-credentials`,
+  };
+}
 
 export interface CredentialSources {
+  /** The server's owner label (embedded: a hash of its state directory); names its secrets. */
+  owner: string;
   /** Usually process.env; only ANTHROPIC_API_KEY and CLAUDE_CODE_OAUTH_TOKEN are read. */
   env: Readonly<Record<string, string | undefined>>;
   /** A Claude credentials file (~/.claude/.credentials.json as `claude login` writes it). Default: none. */
@@ -36,6 +46,7 @@ export interface CredentialState {
 
 /** Creates or replaces the credential secrets; removes the ones whose source is gone. */
 export async function syncCredentialSecrets(podman: SecretWriter, sources: CredentialSources): Promise<CredentialState> {
+  const names = credentialSecretNames(sources.owner);
   const secrets: CredentialSecret[] = [];
   const kinds: string[] = [];
   const apiKey = sources.env.ANTHROPIC_API_KEY?.trim();
@@ -43,30 +54,30 @@ export async function syncCredentialSecrets(podman: SecretWriter, sources: Crede
 
   if (apiKey !== undefined && apiKey !== '') {
     registerSecretValue(apiKey);
-    await podman.createSecret(CredentialSecretNames.apiKey, apiKey);
-    secrets.push({ secret: CredentialSecretNames.apiKey, target: 'ANTHROPIC_API_KEY' });
+    await podman.createSecret(names.apiKey, apiKey);
+    secrets.push({ secret: names.apiKey, target: 'ANTHROPIC_API_KEY' });
     kinds.push('api-key');
   } else {
-    await podman.removeSecret(CredentialSecretNames.apiKey);
+    await podman.removeSecret(names.apiKey);
   }
 
   if (oauth !== undefined && oauth !== '') {
     registerSecretValue(oauth);
-    await podman.createSecret(CredentialSecretNames.oauthToken, oauth);
-    secrets.push({ secret: CredentialSecretNames.oauthToken, target: 'CLAUDE_CODE_OAUTH_TOKEN' });
+    await podman.createSecret(names.oauthToken, oauth);
+    secrets.push({ secret: names.oauthToken, target: 'CLAUDE_CODE_OAUTH_TOKEN' });
     kinds.push('oauth-token');
   } else {
-    await podman.removeSecret(CredentialSecretNames.oauthToken);
+    await podman.removeSecret(names.oauthToken);
   }
 
   if (sources.credentialsFile !== undefined) {
     const content = await readFile(sources.credentialsFile, 'utf8');
     registerSecretValue(content.trim());
-    await podman.createSecret(CredentialSecretNames.credentialsFile, content);
-    secrets.push({ secret: CredentialSecretNames.credentialsFile, target: `${CONTAINER_HOME}/.claude/.credentials.json`, type: 'mount' });
+    await podman.createSecret(names.credentialsFile, content);
+    secrets.push({ secret: names.credentialsFile, target: `${CONTAINER_HOME}/.claude/.credentials.json`, type: 'mount' });
     kinds.push('credentials-file');
   } else {
-    await podman.removeSecret(CredentialSecretNames.credentialsFile);
+    await podman.removeSecret(names.credentialsFile);
   }
   return { secrets, kinds };
 }

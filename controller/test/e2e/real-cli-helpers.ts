@@ -12,7 +12,7 @@ import type { ServeConfigInput } from '../../src/config.ts';
 import { ownerOf, startEmbedded } from '../../src/embedded.ts';
 import type { EmbeddedServer } from '../../src/embedded.ts';
 import { createLogger } from '../../src/log.ts';
-import { CredentialSecretNames } from '../../src/runner/credentials.ts';
+import { credentialSecretNames } from '../../src/runner/credentials.ts';
 import { startFakeAnthropic } from '../fixtures/fake-anthropic.ts';
 import type { FakeAnthropic, FakeMessage, RecordedRequest } from '../fixtures/fake-anthropic.ts';
 import type { Cleanup } from '../helpers/cleanup.ts';
@@ -24,8 +24,10 @@ import { CONTAINERS_CONF, REPO_ROOT } from '../helpers/repo.ts';
 /** The real agent image, as images/agent/build.sh tags it. */
 export const AGENT_IMAGE = 'localhost/stromboli/agent:latest';
 
-/** The podman secret the server creates from ANTHROPIC_API_KEY (it owns it; the suite removes it at the end). */
-export const API_KEY_SECRET = CredentialSecretNames.apiKey;
+/** The podman secret a server creates from ANTHROPIC_API_KEY, named after its owner (it owns it; the suite removes it at the end). */
+export function apiKeySecretOf(owner: string): string {
+  return credentialSecretNames(owner).apiKey;
+}
 
 /** The container user of the agent image. */
 export const AGENT_UID = 1000;
@@ -79,11 +81,6 @@ export async function startRealCliServer(cleanup: Cleanup, overrides: Partial<Se
   const apiKey = `sk-ant-e2e-${randomBytes(24).toString('hex')}`;
   const fake = await startFakeAnthropic({ host: '127.0.0.1', port: 0, expectedApiKey: apiKey });
   cleanup.add('close the fake Anthropic API', () => fake.close());
-  cleanup.add(`remove the podman secret ${API_KEY_SECRET}`, async () => {
-    const removed = await runCommand('podman', ['secret', 'rm', API_KEY_SECRET]);
-    const left = await runCommand('podman', ['secret', 'inspect', API_KEY_SECRET]);
-    if (left.exitCode === 0) throw new Error(`podman secret ${API_KEY_SECRET} is still there: ${removed.stderr.trim()}`);
-  });
 
   const logs = new LogLines();
   const config = ServeConfigSchema.parse({
@@ -103,6 +100,12 @@ export async function startRealCliServer(cleanup: Cleanup, overrides: Partial<Se
   const log = createLogger({ level: 'debug', destination: logs.stream() });
   const server = await startEmbedded(config, log, { env: { ANTHROPIC_API_KEY: apiKey } });
   const owner = await ownerOf(stateDir);
+  const secret = apiKeySecretOf(owner);
+  cleanup.add(`remove the podman secret ${secret}`, async () => {
+    const removed = await runCommand('podman', ['secret', 'rm', secret]);
+    const left = await runCommand('podman', ['secret', 'inspect', secret]);
+    if (left.exitCode === 0) throw new Error(`podman secret ${secret} is still there: ${removed.stderr.trim()}`);
+  });
   cleanup.add(`close the server of ${stateDir} and remove its containers`, async () => {
     await server.close();
     await removeContainersOfOwner(owner);

@@ -7,20 +7,26 @@
 // Run: npx vitest run --project podman controller/test/e2e/real-cli.int.test.ts
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentRunStatus } from '../../src/apis/v1alpha1/index.ts';
 import { API_VERSION, KIND, getCondition } from '../../src/apis/v1alpha1/index.ts';
+import { ServeConfigSchema } from '../../src/config.ts';
+import { startEmbedded } from '../../src/embedded.ts';
+import { createLogger } from '../../src/log.ts';
 import type { FakeTurn, FakeUsage } from '../fixtures/fake-anthropic.ts';
 import { Cleanup } from '../helpers/cleanup.ts';
+import { LogLines } from '../helpers/embedded-server.ts';
 import type { Run } from '../helpers/embedded-server.ts';
-import { Labels, containersOfRun, inspectContainer, listContainers } from '../helpers/podman.ts';
+import { Labels, containersOfRun, inspectContainer, listContainers, runCommand } from '../helpers/podman.ts';
+import { CONTAINERS_CONF } from '../helpers/repo.ts';
 import { agentRun, attemptLogPath, readLogEvents, reasonOf, storeReader, waitForPhase, writeManifest } from '../helpers/runs.ts';
 import {
   AGENT_IMAGE,
   AGENT_UID,
-  API_KEY_SECRET,
+  apiKeySecretOf,
   ensureAgentImage,
   filesBelow,
   filesContaining,
@@ -428,7 +434,7 @@ describe('the API key', () => {
     const config = (inspected?.['Config'] ?? {}) as Record<string, unknown>;
     const argv = { Path: inspected?.['Path'], Args: inspected?.['Args'], Cmd: config['Cmd'], Entrypoint: config['Entrypoint'], CreateCommand: config['CreateCommand'] };
     expect(JSON.stringify(argv)).toContain(prompt);
-    expect(JSON.stringify(argv)).toContain(`${API_KEY_SECRET},type=env,target=ANTHROPIC_API_KEY`);
+    expect(JSON.stringify(argv)).toContain(`${apiKeySecretOf(rc.owner)},type=env,target=ANTHROPIC_API_KEY`);
     expect(JSON.stringify(argv)).not.toContain(key);
     // No process of this host (podman, conmon, the CLI in the container…) has it in its argv.
     expect(await processCount()).toBeGreaterThan(10);
@@ -450,5 +456,38 @@ describe('the API key', () => {
     expect(rc.logs.lines.some((l) => l['level'] === 20)).toBe(true);
     expect(JSON.stringify(rc.logs.lines)).not.toContain(key);
     expect(reasonOf(running.status)).toBe('Running');
+  });
+});
+
+// BUG (found by this suite): the credential secrets have fixed, host-wide names
+// (controller/src/runner/credentials.ts, CredentialSecretNames), and every server start syncs
+// them (syncCredentialSecrets, called from controller/src/embedded.ts). A second `stromboli
+// serve` on the same podman host, even over its own state directory and owner label, therefore
+// removes the first one's key when it has none, or replaces it with its own: the first server's
+// next containers fail to start (podman: no such secret) or authenticate with the other key
+// (401 → Failed/ApiError). Runs on podman together with other servers hit it (this suite did,
+// while other e2e suites ran). This test is expected to fail until the names are made
+// per-owner (e.g. `stromboli-anthropic-api-key-<owner>`). It runs last: it takes the key away.
+describe('two servers on one podman host', () => {
+  it('a second server without credentials leaves the first server’s API key secret in place', async () => {
+    const local = new Cleanup();
+    try {
+      const root = await mkdtemp(join(tmpdir(), 'stromboli-real-cli-second-'));
+      local.add(`remove ${root}`, () => rm(root, { recursive: true, force: true }));
+      await mkdir(join(root, 'runs'));
+      const config = ServeConfigSchema.parse({ runsDir: join(root, 'runs'), stateDir: join(root, 'state'), port: 0, image: AGENT_IMAGE, containersConf: CONTAINERS_CONF });
+      const second = await startEmbedded(config, createLogger({ level: 'error', destination: new LogLines().stream() }), { env: {} });
+      await second.close();
+    } finally {
+      await local.run();
+    }
+    const secret = await runCommand('podman', ['secret', 'inspect', apiKeySecretOf(rc.owner)]);
+    expect(secret.exitCode, `podman secret ${apiKeySecretOf(rc.owner)} of the first server was removed by the second: ${secret.stderr.trim()}`).toBe(0);
+
+    const sessionId = randomUUID();
+    rc.fake.script([{ kind: 'text', text: 'Still authenticated.' }]);
+    await createRun('after-second-server', { prompt: 'Are you still there?', session: { id: sessionId } });
+    const run = await waitForPhase(read('after-second-server'), 'Succeeded', 'Succeeded', { timeoutMs: 60_000 });
+    expect(run.status?.result).toBe('Still authenticated.');
   });
 });
