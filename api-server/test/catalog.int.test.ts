@@ -12,6 +12,7 @@ import { main } from '../../controller/src/cli/main.ts';
 import { ServeConfigSchema } from '../../controller/src/config.ts';
 import { startEmbedded } from '../../controller/src/embedded.ts';
 import { createLogger } from '../../controller/src/log.ts';
+import { credentialSecretNames } from '../../controller/src/runner/credentials.ts';
 import { Cleanup } from '../../controller/test/helpers/cleanup.ts';
 import { startTestServer } from '../../controller/test/helpers/embedded-server.ts';
 import type { TestServer } from '../../controller/test/helpers/embedded-server.ts';
@@ -134,9 +135,12 @@ describe('secrets over real podman secrets', () => {
   it("refuses to delete the server's own credential secrets", async () => {
     const dirs = await createTempDirs(cleanup, 'reserved');
     const ts = await startTestServer(cleanup, dirs);
-    const res = await call(ts.url, 'DELETE', '/secrets/stromboli-anthropic-api-key');
-    expect(res.status).toBe(403);
-    expect(res.json<{ success: boolean }>().success).toBe(false);
+    for (const name of Object.values(credentialSecretNames(ts.owner))) {
+      const res = await call(ts.url, 'DELETE', `/secrets/${name}`);
+      expect(res.status).toBe(403);
+      expect(res.json<{ success: boolean }>().success).toBe(false);
+      expect((await call(ts.url, 'POST', '/secrets', { body: { name, value: 'not-a-real-key-0123' } })).status).toBe(403);
+    }
   });
 });
 

@@ -24,6 +24,8 @@ describe('rate limiting (checklist item 51)', () => {
     expect(limited.statusCode).toBe(429);
     expect(limited.json()).toEqual({ error: 'rate limit exceeded' });
     expect(limited.headers['x-ratelimit-remaining']).toBe('0');
+    // Unlike Stromboli, the client is told when to come back.
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
     expect(limited.headers['x-request-id']).toMatch(/^[0-9a-f]{16}$/);
   });
 
