@@ -100,8 +100,9 @@ describe('PodmanAgentRunner.prepare', () => {
 });
 
 describe('PodmanAgentRunner.start', () => {
-  it('ends StartFailed (terminal) when podman cannot invoke the container command (exit 126)', async () => {
-    executor.onRun({ prefix: ['podman', 'container', 'inspect'] }, { exitCode: 125, stdout: '[]' });
+  it('ends StartFailed (terminal) when podman cannot invoke the container command (exit 126), removing the container it left behind', async () => {
+    const created = await readFile(new URL('../podman/fixtures/inspect-created.json', import.meta.url), 'utf8');
+    executor.onRun({ prefix: ['podman', 'container', 'inspect'] }, { exitCode: 0, stdout: created });
     executor.onRun({ prefix: ['podman', 'container', 'exists'] }, { exitCode: 1 });
     executor.onRun({ prefix: ['podman', 'image', 'exists'] }, { exitCode: 0 });
     executor.onRun({ prefix: ['podman', 'run'] }, { exitCode: 126, stderr: 'Error: workdir "/x" does not exist on container abc\n' });
@@ -111,6 +112,16 @@ describe('PodmanAgentRunner.start', () => {
     expect(error).toMatchObject({ reason: 'StartFailed' });
     expect((error as Error).message).toContain('workdir "/x" does not exist');
     expect(executor.calls.some((c) => c.argv[1] === 'rm')).toBe(true);
+  });
+
+  it('adopts, instead of failing or removing, a running container that won a race for the name', async () => {
+    const running = await readFile(new URL('../podman/fixtures/inspect-running.json', import.meta.url), 'utf8');
+    executor.onRun({ prefix: ['podman', 'image', 'exists'] }, { exitCode: 0 });
+    executor.onRun({ prefix: ['podman', 'run'] }, { exitCode: 125, stderr: 'Error: name is in use\n' });
+    executor.onRun({ prefix: ['podman', 'container', 'inspect'] }, { exitCode: 0, stdout: running });
+    executor.onStream({ prefix: ['podman', 'logs'] }, { lines: [] });
+    await expect(runner.start(request({ prompt: 'x' }))).resolves.toBeUndefined();
+    expect(executor.calls.some((c) => c.argv[1] === 'rm')).toBe(false);
   });
 
   it('fails ImageNotFound, naming the build command, when the image is not local', async () => {

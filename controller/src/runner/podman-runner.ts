@@ -149,12 +149,13 @@ export class PodmanAgentRunner implements AgentRunner {
     };
   }
 
+  /**
+   * The reconciler calls this only after it saw no container of this name, and reconciles of one
+   * run never overlap, so there is no second look before `podman run` (one podman call saved on
+   * every start). A run that fails anyway is looked at once: a container that never started is
+   * removed, one that runs (a race with another process) is left to be adopted.
+   */
   async start(request: StartRequest): Promise<void> {
-    if (await this.#o.podman.inspect(request.containerName)) {
-      this.#o.log?.info({ container: request.containerName }, 'adopting existing container');
-      this.follow(request.run, request.attempt, request.containerName);
-      return;
-    }
     // A retried attempt of a run whose first attempt already created the session continues it:
     // `--session-id` of an existing session is refused by the CLI.
     const continued = request.attempt > 1 && (await this.#o.sessions.hasTranscript(request.sessionId));
@@ -189,7 +190,13 @@ export class PodmanAgentRunner implements AgentRunner {
     } catch (err) {
       // A failed `podman run -d` can leave the container behind in state `created`; the next
       // attempt must not adopt a container that never ran.
-      await this.#o.podman.remove(request.containerName, { force: true }).catch(() => undefined);
+      const left = await this.#o.podman.inspect(request.containerName).catch(() => undefined);
+      if (left?.running === true) {
+        this.#o.log?.info({ container: request.containerName }, 'adopting existing container');
+        this.follow(request.run, request.attempt, request.containerName);
+        return;
+      }
+      if (left !== undefined) await this.#o.podman.remove(request.containerName, { force: true }).catch(() => undefined);
       // podman's documented exit codes 126/127: the container's command cannot be invoked or
       // found (podman itself ran, the client checked). Starting again would fail the same way.
       if (err instanceof CommandError && (err.exitCode === 126 || err.exitCode === 127)) {
