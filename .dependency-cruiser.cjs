@@ -26,7 +26,7 @@ module.exports = {
     {
       name: 'yaml-only-at-edges',
       severity: 'error',
-      from: { pathNot: ['^controller/src/store/file-store\\.ts$', '^controller/src/cli/', '^scripts/', '\\.test\\.ts$', '^controller/test/', '^test-infra/'] },
+      from: { pathNot: ['^controller/src/store/manifest-file\\.ts$', '^controller/src/cli/', '^scripts/', '\\.test\\.ts$', '^controller/test/', '^test-infra/'] },
       to: { path: 'node_modules/yaml/' },
     },
     {

@@ -1,0 +1,152 @@
+// Reading one manifest file of runsDir into run documents, within the size and alias limits
+// (docs/file-store.md, "Manifests"). The only place of the store that imports yaml.
+
+import { open } from 'node:fs/promises';
+import { parseAllDocuments } from 'yaml';
+import { z } from 'zod';
+import { boundedMessage } from '../errors.ts';
+import { canonicalHash, isPlainObject } from './canonical-json.ts';
+import type { FileProblem } from './file-problems.ts';
+import { errorText, issueText } from './file-problems.ts';
+import type { FileStoreSettings } from './file-store-options.ts';
+import { isErrno } from './fs-errors.ts';
+import { refProblem, StringMapSchema } from './object-rules.ts';
+import { MAX_NAME_LENGTH } from './state-records.ts';
+import { keyOf } from './store.ts';
+
+/** Which files of runsDir are manifests: *.yaml and *.yml, any case. */
+export const MANIFEST_FILE = /\.ya?ml$/i;
+/** yaml's guard against alias bombs ("billion laughs"); the library default, stated here on purpose. */
+const MAX_ALIAS_COUNT = 100;
+/** A document whose value, aliases expanded, is over this many times maxFileBytes is refused. */
+const EXPANSION_FACTOR = 4;
+
+/** One usable run document of a manifest file. */
+export interface ManifestDoc {
+  namespace: string;
+  name: string;
+  labels: Record<string, string> | undefined;
+  annotations: Record<string, string> | undefined;
+  spec: unknown;
+  /** canonicalHash of spec: compared with the record's manifestSpecHash to see a spec change. */
+  specHash: string;
+  /** 1-based position in the file, for problems. */
+  document: number;
+}
+
+/**
+ * The outcome of reading one file: gone (its runs are deleted), broken as a whole (its runs keep
+ * their last good spec), or read, with the documents that were not usable as problems.
+ */
+export type ManifestRead =
+  | { state: 'missing' }
+  | { state: 'broken'; error: string }
+  | { state: 'ok'; docs: ManifestDoc[]; problems: FileProblem[] };
+
+/** Reads at most maxFileBytes of `path` and parses it; `shown` is the path problems carry. Never throws for the file's content. */
+export async function readManifest<S>(path: string, shown: string, s: FileStoreSettings<S>): Promise<ManifestRead> {
+  let text: string;
+  try {
+    const handle = await open(path, 'r');
+    try {
+      const info = await handle.stat();
+      if (!info.isFile()) return { state: 'missing' };
+      if (info.size > s.maxFileBytes) return { state: 'broken', error: `the file is ${info.size} bytes, over the ${s.maxFileBytes}-byte limit` };
+      const buffer = Buffer.alloc(s.maxFileBytes + 1);
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+      if (bytesRead > s.maxFileBytes) return { state: 'broken', error: `the file is over the ${s.maxFileBytes}-byte limit` };
+      text = buffer.toString('utf8', 0, bytesRead);
+    } finally {
+      await handle.close();
+    }
+  } catch (err) {
+    if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return { state: 'missing' };
+    return { state: 'broken', error: `cannot read the file: ${errorText(err)}` };
+  }
+  return parseManifest(text, shown, s);
+}
+
+function parseManifest<S>(text: string, path: string, s: FileStoreSettings<S>): ManifestRead {
+  const documents = parseAllDocuments(text, { prettyErrors: true });
+  for (const [index, document] of documents.entries()) {
+    const syntax = document.errors[0];
+    if (syntax !== undefined) return { state: 'broken', error: `YAML error in document ${index + 1}: ${boundedMessage(syntax.message)}` };
+  }
+  const docs: ManifestDoc[] = [];
+  const problems: FileProblem[] = [];
+  const seen = new Set<string>();
+  for (const [index, document] of documents.entries()) {
+    const number = index + 1;
+    let value: unknown;
+    try {
+      value = document.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    } catch (err) {
+      return { state: 'broken', error: `document ${number} cannot be loaded: ${errorText(err)}` };
+    }
+    const limit = EXPANSION_FACTOR * s.maxFileBytes;
+    if (exceedsSize(value, limit)) return { state: 'broken', error: `document ${number} expands to more than ${limit} bytes (aliases)` };
+    if (value === null || value === undefined) continue; // an empty document, e.g. after a trailing ---
+    const problem = (error: string): void => {
+      problems.push({ path, document: number, error });
+    };
+    if (!isPlainObject(value)) {
+      problem('the document is not a mapping');
+      continue;
+    }
+    if (value['apiVersion'] !== s.apiVersion || value['kind'] !== s.kind) {
+      problems.push({ path, document: number, skipped: true, error: `skipped: kind ${showValue(value['kind'])} apiVersion ${showValue(value['apiVersion'])} is not ${s.kind} ${s.apiVersion}` });
+      continue;
+    }
+    const metadata = ManifestMetadataSchema.safeParse(value['metadata']);
+    if (!metadata.success) {
+      problem(isPlainObject(value['metadata']) ? issueText(metadata.error, 'metadata') : 'metadata is required (a mapping with a name)');
+      continue;
+    }
+    const ref = { namespace: metadata.data.namespace ?? s.defaultNamespace, name: metadata.data.name };
+    const invalid = refProblem(ref, MAX_NAME_LENGTH);
+    if (invalid !== undefined) {
+      problem(invalid);
+      continue;
+    }
+    if (seen.has(keyOf(ref))) {
+      problem(`${keyOf(ref)} is declared twice in this file; the first one wins`);
+      continue;
+    }
+    seen.add(keyOf(ref));
+    const spec: unknown = JSON.parse(JSON.stringify(value['spec'] ?? {}));
+    docs.push({ ...ref, labels: metadata.data.labels, annotations: metadata.data.annotations, spec, specHash: canonicalHash(spec), document: number });
+  }
+  return { state: 'ok', docs, problems };
+}
+
+const ManifestMetadataSchema = z.object({
+  name: z.string({ error: 'required (a string)' }),
+  namespace: z.string().exactOptional(),
+  labels: StringMapSchema.exactOptional(),
+  annotations: StringMapSchema.exactOptional(),
+});
+
+/** Walks the value as JSON would print it and stops as soon as it passes `limit` bytes. */
+function exceedsSize(value: unknown, limit: number): boolean {
+  let size = 0;
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const item = stack.pop();
+    if (typeof item === 'string') size += item.length + 2;
+    else if (Array.isArray(item)) {
+      size += 2 + item.length;
+      stack.push(...item);
+    } else if (isPlainObject(item)) {
+      for (const [key, child] of Object.entries(item)) {
+        size += key.length + 4;
+        stack.push(child);
+      }
+    } else size += 8;
+    if (size > limit) return true;
+  }
+  return false;
+}
+
+function showValue(value: unknown): string {
+  return typeof value === 'string' ? value : (JSON.stringify(value) ?? 'undefined');
+}
