@@ -122,6 +122,7 @@ const NEVER_RETRIED = new Set<string>([
   Reasons.ImageNotAllowed,
   Reasons.ImageIncompatible,
   Reasons.ImageNotFound,
+  Reasons.SecretNotFound,
   Reasons.MaxTurns,
   Reasons.BudgetExceeded,
   Reasons.StructuredOutputFailed,

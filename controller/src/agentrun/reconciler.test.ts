@@ -93,6 +93,22 @@ describe('AgentRunReconciler', () => {
     expect(slots.running).toBe(0);
   });
 
+  it('says why a start keeps failing (retryable), once, and starts when the cause is gone', async () => {
+    runner.startError = new Error('podman storage is busy');
+    const ref = await create('busy', { prompt: 'x' });
+    await expect(reconciler.reconcile(keyOf(ref), ctx)).rejects.toThrow('podman storage is busy');
+    const first = await store.get(ref);
+    expect(first.status).toMatchObject({ phase: 'Pending', message: 'could not start the container yet (retrying): podman storage is busy' });
+    await expect(reconciler.reconcile(keyOf(ref), ctx)).rejects.toThrow();
+    // Same reason: no second write, so the status write cannot wake the run and defeat the backoff.
+    expect((await store.get(ref)).metadata.resourceVersion).toBe(first.metadata.resourceVersion);
+    expect(slots.running).toBe(0);
+    runner.startError = undefined;
+    await reconcile(ref); // starts
+    await reconcile(ref); // records the end
+    expect((await status(ref))?.phase).toBe('Succeeded');
+  });
+
   it('holds runs over the limit as Queued and starts them by priority, then age', async () => {
     const woken: string[] = [];
     slots = new Slots({ limit: 2, wake: (keys) => woken.push(...keys) });

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { AgentRunSpec, AgentRunStatus, Phase } from '../apis/v1alpha1/index.ts';
 import { AgentRunSpecSchema, MAX_RESULT_CHARS, Reasons, conditionsFor, describeZodError, isTerminalPhase, reasonOf } from '../apis/v1alpha1/index.ts';
 import { AppError, NotFoundError, TerminalError, boundedMessage } from '../errors.ts';
+import { CommandError } from '../exec/command-error.ts';
 import { scrub } from '../redact.ts';
 import type { ReconcileContext, ReconcileResult, Reconciler } from '../reconcile/types.ts';
 import { Labels, containerName } from '../runner/names.ts';
@@ -181,6 +182,12 @@ export class AgentRunReconciler implements Reconciler {
         await this.#write(run, { phase: 'Failed', reason: err.reason, message: err.message, completed: true, sessionId });
         throw err;
       }
+      // Retried with backoff by the loop; the run says why meanwhile. Written only when the reason
+      // changes, so the status write does not wake the run again and defeat the backoff.
+      const message = `could not start the container yet (retrying): ${startFailureText(err)}`;
+      if (status?.message !== boundedMessage(scrub(message), 1024)) {
+        await this.#write(run, { phase: 'Pending', reason: Reasons.Pending, message });
+      }
       throw err;
     }
     ctx.log.info({ container: name, attempt }, 'container started');
@@ -321,6 +328,15 @@ interface StatusChange extends Partial<Omit<AgentRunStatus, 'phase' | 'message' 
   message: string;
   /** Sets completionTime (once). */
   completed?: boolean;
+}
+
+/** The useful part of a start failure: podman's last stderr line for a command, else the message. */
+function startFailureText(err: unknown): string {
+  if (err instanceof CommandError) {
+    const last = err.stderrTail.trim().split('\n').pop();
+    if (last !== undefined && last !== '') return last;
+  }
+  return err instanceof Error ? err.message : String(err);
 }
 
 function requireSpec(parsed: Parsed): AgentRunSpec {

@@ -55,6 +55,8 @@ export class FakeAgentRunner implements AgentRunner {
   script: FakeScript;
   /** Images the fake pretends are missing. */
   missingImages = new Set<string>();
+  /** When set, start() fails with it (a podman failure that is worth retrying). */
+  startError: Error | undefined;
   now: () => number;
 
   constructor(options: { script?: FakeScript; now?: () => number } = {}) {
@@ -67,6 +69,7 @@ export class FakeAgentRunner implements AgentRunner {
       this.starts.push({ request, adopted: true });
       return;
     }
+    if (this.startError !== undefined) throw this.startError;
     const image = request.spec.podman?.image ?? 'default';
     if (this.missingImages.has(image)) throw new TerminalError('ImageNotFound', `image ${image} is not present`, { code: 'IMAGE_NOT_FOUND' });
     this.starts.push({ request, adopted: false });

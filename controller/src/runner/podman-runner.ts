@@ -172,6 +172,11 @@ export class PodmanAgentRunner implements AgentRunner {
         { code: 'IMAGE_NOT_FOUND' },
       );
     }
+    for (const [target, secret] of Object.entries(request.spec.podman?.secretsEnv ?? {})) {
+      if (!(await this.#o.podman.secretExists(secret))) {
+        throw new TerminalError(Reasons.SecretNotFound, `podman secret ${secret} (podman.secretsEnv.${target}) does not exist; create it with 'podman secret create' or POST /secrets`);
+      }
+    }
     if (effective.forkFrom !== undefined && !(await this.#o.sessions.fork(effective.forkFrom, request.sessionId))) {
       throw new TerminalError(Reasons.InvalidSpec, `session ${effective.forkFrom} does not exist here; it cannot be forked`);
     }

@@ -22,7 +22,7 @@ import { LogLines } from '../helpers/embedded-server.ts';
 import type { Run } from '../helpers/embedded-server.ts';
 import { Labels, containersOfRun, inspectContainer, listContainers, runCommand } from '../helpers/podman.ts';
 import { CONTAINERS_CONF } from '../helpers/repo.ts';
-import { agentRun, attemptLogPath, readLogEvents, reasonOf, storeReader, waitForPhase, writeManifest } from '../helpers/runs.ts';
+import { agentRun, attemptLogPath, readLogEvents, storeReader, waitForPhase, waitForRun, writeManifest } from '../helpers/runs.ts';
 import {
   AGENT_IMAGE,
   AGENT_UID,
@@ -61,7 +61,8 @@ afterEach((ctx) => {
 afterAll(async () => {
   const owner = rc?.owner;
   await suite.run();
-  // Nothing of this suite is left behind: no container of its owner, no key secret.
+  // Nothing of this suite is left behind: no container of its owner (the key's podman secret is
+  // checked by its own cleanup step, which throws when the secret is still there).
   if (owner !== undefined) expect(await listContainers({ [Labels.owner]: owner }, { all: true })).toEqual([]);
 });
 
@@ -448,6 +449,7 @@ describe('the API key', () => {
     const runs = await rc.server.store.list();
     expect(runs.length).toBeGreaterThanOrEqual(1);
     for (const run of runs) expect(JSON.stringify(run)).not.toContain(key);
+    expect(runs.map((r) => r.metadata.name)).toContain('secret-probe');
     // Every file the server wrote: status, attempt logs (stdout and stderr), session HOMEs.
     expect((await filesBelow(rc.stateDir)).some((f) => f.endsWith('.jsonl'))).toBe(true);
     expect(await filesContaining(rc.stateDir, key)).toEqual([]);
@@ -455,19 +457,16 @@ describe('the API key', () => {
     // Every log line of the server, at debug level.
     expect(rc.logs.lines.some((l) => l['level'] === 20)).toBe(true);
     expect(JSON.stringify(rc.logs.lines)).not.toContain(key);
-    expect(reasonOf(running.status)).toBe('Running');
   });
 });
 
-// BUG (found by this suite): the credential secrets have fixed, host-wide names
-// (controller/src/runner/credentials.ts, CredentialSecretNames), and every server start syncs
-// them (syncCredentialSecrets, called from controller/src/embedded.ts). A second `stromboli
-// serve` on the same podman host, even over its own state directory and owner label, therefore
-// removes the first one's key when it has none, or replaces it with its own: the first server's
-// next containers fail to start (podman: no such secret) or authenticate with the other key
-// (401 → Failed/ApiError). Runs on podman together with other servers hit it (this suite did,
-// while other e2e suites ran). This test is expected to fail until the names are made
-// per-owner (e.g. `stromboli-anthropic-api-key-<owner>`). It runs last: it takes the key away.
+// Regression (found by this suite, fixed in ac7d4f8): the credential secrets had fixed, host-wide
+// names (`stromboli-anthropic-api-key`…) and every server start synced them, so a second
+// `stromboli serve` on the same podman host, over its own state directory, removed the first one's
+// key when it had none, or replaced it with its own: the first server's next containers failed to
+// start (podman: no such secret; the run stayed without a phase, retried with backoff) or
+// authenticated with the other key (401 → Failed/ApiError). Seen here while other e2e suites ran.
+// The names now carry the owner label (credentialSecretNames(owner)).
 describe('two servers on one podman host', () => {
   it('a second server without credentials leaves the first server’s API key secret in place', async () => {
     const local = new Cleanup();
@@ -489,5 +488,24 @@ describe('two servers on one podman host', () => {
     await createRun('after-second-server', { prompt: 'Are you still there?', session: { id: sessionId } });
     const run = await waitForPhase(read('after-second-server'), 'Succeeded', 'Succeeded', { timeoutMs: 60_000 });
     expect(run.status?.result).toBe('Still authenticated.');
+  });
+});
+
+// BUG (found by this suite): a `podman run` that fails with podman's exit 125 is retried with
+// backoff forever and the run's status is never written (controller/src/agentrun/reconciler.ts,
+// #start: only a TerminalError reaches #write; docs/errors.md: "unchanged"). A run whose
+// container cannot be created — here a spec.podman.secretsEnv naming a podman secret that does
+// not exist; earlier in this suite's life the server's own credentials secret vanishing — shows
+// no phase, no reason and no message, ever: the user cannot tell it from a run nobody looked at.
+// STYLE.md §4 asks for the last failure message on the object. Expected to fail until the
+// reconciler records it (e.g. Pending with the bounded, scrubbed podman error as the message, or
+// Failed when the runner can tell the missing secret before it starts anything).
+describe('a container that podman cannot create', () => {
+  it('BUG: says why in the run status (a secretsEnv naming a missing podman secret)', async () => {
+    const missing = `stromboli-e2e-missing-${randomBytes(4).toString('hex')}`;
+    await createRun('missing-secret', { prompt: 'Never starts.', podman: { secretsEnv: { GH_TOKEN: missing } } });
+    const run = await waitForRun(read('missing-secret'), 'a status message naming the missing secret', (r) => r?.status?.message?.includes(missing) === true, { timeoutMs: 30_000 });
+    expect(run?.status?.phase).toMatch(/^(Pending|Failed)$/);
+    expect(await listContainers({ [Labels.uid]: run?.metadata.uid ?? '' }, { all: true })).toEqual([]);
   });
 });

@@ -34,6 +34,7 @@ export const Reasons = {
   ImageNotAllowed: 'ImageNotAllowed',
   ImageIncompatible: 'ImageIncompatible',
   ImageNotFound: 'ImageNotFound',
+  SecretNotFound: 'SecretNotFound',
   DeadlineExceeded: 'DeadlineExceeded',
   Cancelled: 'Cancelled',
   Crashed: 'Crashed',
