@@ -40,9 +40,15 @@ async function main(): Promise<void> {
   const runsDir = join(dir, 'runs');
   const log = createLogger({ level: 'error' });
   await mkdir(runsDir, { recursive: true });
+  // Memory: the process's RSS before the server exists, once it serves, and after every run
+  // (a leak per run would show as growth proportional to the run count).
+  globalThis.gc?.();
+  const rssBefore = process.memoryUsage().rss;
   const server = await startEmbedded(ServeConfigSchema.parse({ runsDir, stateDir: join(dir, 'state'), port: 0, image, maxConcurrentRuns: 1, pollMs: 1000 }), log);
+  const rssServing = process.memoryUsage().rss;
   const controllerMs: number[] = [];
   const bareMs: number[] = [];
+  let rssAfter = rssServing;
   try {
     // One warm-up of each: page cache, podman's first-run work.
     await bare(-1);
@@ -53,11 +59,16 @@ async function main(): Promise<void> {
         bareMs.push(await bare(i));
       }
     }
+    globalThis.gc?.();
   } finally {
+    rssAfter = process.memoryUsage().rss;
     await server.close();
     await rm(dir, { recursive: true, force: true });
   }
   printReport({ title: `bench/overhead: ${runs} runs of ${image} (plain answer), interleaved`, controllerMs, bareMs });
+  const mib = (n: number) => (n / 1024 / 1024).toFixed(1);
+  const signed = (n: number) => `${n >= 0 ? '+' : '-'}${mib(Math.abs(n))}`;
+  console.log(`memory (RSS): process ${mib(rssBefore)} MiB, serving ${mib(rssServing)} MiB (${signed(rssServing - rssBefore)}), after ${runs + 1} runs ${mib(rssAfter)} MiB (${signed(rssAfter - rssServing)} against serving)`);
 }
 
 await main();
