@@ -5,18 +5,19 @@
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { TerminalError } from '../errors.ts';
+import { Reasons } from '../apis/v1alpha1/conditions.ts';
 
-/** Reasons recorded on the run's Succeeded condition for each kind of refusal. */
+/** Reasons recorded on the run's Succeeded condition for each kind of refusal (the one list lives in conditions.ts). */
 export const WorkspaceReasons = {
   /** The host path is outside the allowlist, or cannot be resolved safely. */
-  VolumeNotAllowed: 'VolumeNotAllowed',
+  VolumeNotAllowed: Reasons.VolumeNotAllowed,
   /** The volume string is malformed, relative, traverses with "..", targets a blocked path or has a bad option. */
-  InvalidVolume: 'InvalidVolume',
-  InvalidWorkdir: 'InvalidWorkdir',
-  InvalidImage: 'InvalidImage',
-  ImageNotAllowed: 'ImageNotAllowed',
+  InvalidVolume: Reasons.InvalidVolume,
+  InvalidWorkdir: Reasons.InvalidWorkdir,
+  InvalidImage: Reasons.InvalidImage,
+  ImageNotAllowed: Reasons.ImageNotAllowed,
   /** A musl or shell-less image cannot run the mounted glibc Claude CLI. */
-  ImageIncompatible: 'ImageIncompatible',
+  ImageIncompatible: Reasons.ImageIncompatible,
 } as const;
 
 /**
