@@ -1,20 +1,20 @@
 // AgentRunReconciler: read the run and its container, decide (phases.ts), act through the
 // AgentRunner, write the status once. Level-based: it never asks which event brought it here.
 import { randomUUID } from 'node:crypto';
-import type { AgentRunSpec, AgentRunStatus, Phase } from '../apis/v1alpha1/index.ts';
-import { AgentRunSpecSchema, MAX_RESULT_CHARS, Reasons, conditionsFor, describeZodError, isTerminalPhase, reasonOf } from '../apis/v1alpha1/index.ts';
-import { AppError, NotFoundError, TerminalError, boundedMessage } from '../errors.ts';
-import { CommandError } from '../exec/command-error.ts';
-import { scrub } from '../redact.ts';
+import type { AgentRunSpec, AgentRunStatus } from '../apis/v1alpha1/index.ts';
+import { AgentRunSpecSchema, Reasons, describeZodError, reasonOf } from '../apis/v1alpha1/index.ts';
+import { AppError, NotFoundError, TerminalError } from '../errors.ts';
 import type { ReconcileContext, ReconcileResult, Reconciler } from '../reconcile/types.ts';
 import { Labels, containerName } from '../runner/names.ts';
 import type { RunIdentity } from '../runner/names.ts';
 import type { AgentRunner, AttemptRecord, ObservedContainer } from '../runner/types.ts';
 import type { Resource, ResourceStore } from '../store/store.ts';
 import { refFromKey, refOf } from '../store/store.ts';
-import { CLEANUP_FINALIZER, conclude, deadlineSeconds, decide, signalOf } from './phases.ts';
+import { CLEANUP_FINALIZER, conclude, deadlineSeconds, decide } from './phases.ts';
 import type { Conclusion } from './phases.ts';
 import type { Slots } from './slots.ts';
+import { attemptFacts, nextStatus, startFailureText, statusMessage } from './status.ts';
+import type { StatusChange } from './status.ts';
 
 export type AgentRunResource = Resource<AgentRunStatus>;
 
@@ -185,7 +185,7 @@ export class AgentRunReconciler implements Reconciler {
       // Retried with backoff by the loop; the run says why meanwhile. Written only when the reason
       // changes, so the status write does not wake the run again and defeat the backoff.
       const message = `could not start the container yet (retrying): ${startFailureText(err)}`;
-      if (status?.message !== boundedMessage(scrub(message), 1024)) {
+      if (status?.message !== statusMessage(message)) {
         await this.#write(run, { phase: 'Pending', reason: Reasons.Pending, message });
       }
       throw err;
@@ -302,83 +302,12 @@ export class AgentRunReconciler implements Reconciler {
 
   /** The single status write of a reconcile. */
   async #write(run: AgentRunResource, change: StatusChange): Promise<void> {
-    const now = new Date(this.#now()).toISOString();
-    const previous = run.status ?? {};
-    const { phase, reason, message, completed, ...fields } = change;
-    const safeMessage = boundedMessage(scrub(message), 1024);
-    const next: AgentRunStatus = { ...previous };
-    for (const [k, v] of Object.entries(fields)) {
-      if (v === undefined) delete (next as Record<string, unknown>)[k];
-      else (next as Record<string, unknown>)[k] = v;
-    }
-    next.observedGeneration = run.metadata.generation;
-    next.phase = phase;
-    next.message = safeMessage;
-    next.node = this.#node;
-    next.conditions = conditionsFor(previous.conditions, phase, reason, safeMessage, run.metadata.generation, now);
-    if (completed === true && next.completionTime === undefined) next.completionTime = now;
-    if (isTerminalPhase(phase) && next.startTime === undefined && completed !== true) next.startTime = now;
+    const next = nextStatus(run.status, change, { generation: run.metadata.generation, node: this.#node, now: new Date(this.#now()).toISOString() });
     await this.#store.updateStatus(refOf(run), next, run.metadata.resourceVersion);
   }
-}
-
-interface StatusChange extends Partial<Omit<AgentRunStatus, 'phase' | 'message' | 'conditions'>> {
-  phase: Phase;
-  reason: string;
-  message: string;
-  /** Sets completionTime (once). */
-  completed?: boolean;
-}
-
-/** The useful part of a start failure: podman's last stderr line for a command, else the message. */
-function startFailureText(err: unknown): string {
-  if (err instanceof CommandError) {
-    const last = err.stderrTail.trim().split('\n').pop();
-    if (last !== undefined && last !== '') return last;
-  }
-  return err instanceof Error ? err.message : String(err);
 }
 
 function requireSpec(parsed: Parsed): AgentRunSpec {
   if (parsed.spec === undefined) throw new TerminalError(Reasons.InvalidSpec, parsed.error);
   return parsed.spec;
-}
-
-/** Status fields an ended attempt contributes: exit code, crash info, result, usage. */
-function attemptFacts(container: ObservedContainer, record: AttemptRecord): Partial<AgentRunStatus> {
-  const { summary } = record;
-  const result = summary.result;
-  const facts: Partial<AgentRunStatus> = {};
-  if (container.exitCode !== undefined) facts.exitCode = container.exitCode;
-  if (summary.sessionId !== undefined) facts.sessionId = summary.sessionId;
-  const text = result?.result ?? (summary.assistantText === '' ? undefined : summary.assistantText);
-  if (text !== undefined) {
-    const clean = scrub(text);
-    facts.result = clean.slice(0, MAX_RESULT_CHARS);
-    if (clean.length > MAX_RESULT_CHARS) facts.resultTruncated = true;
-  }
-  if (result?.structuredOutput !== undefined) facts.structuredOutput = result.structuredOutput;
-  if (result !== undefined) {
-    const usage: NonNullable<AgentRunStatus['usage']> = {};
-    if (result.inputTokens !== undefined) usage.inputTokens = result.inputTokens;
-    if (result.outputTokens !== undefined) usage.outputTokens = result.outputTokens;
-    if (result.cacheCreationInputTokens !== undefined) usage.cacheCreationInputTokens = result.cacheCreationInputTokens;
-    if (result.cacheReadInputTokens !== undefined) usage.cacheReadInputTokens = result.cacheReadInputTokens;
-    if (result.costUSD !== undefined) usage.costUSD = result.costUSD;
-    if (result.numTurns !== undefined) usage.numTurns = result.numTurns;
-    if (result.durationMs !== undefined) usage.durationMs = result.durationMs;
-    if (result.durationApiMs !== undefined) usage.durationApiMs = result.durationApiMs;
-    if (summary.model !== undefined) usage.model = summary.model;
-    facts.usage = usage;
-  } else {
-    const code = container.exitCode;
-    const signal = signalOf(code);
-    facts.crash = {
-      ...(code === undefined ? {} : { exitCode: code }),
-      ...(signal === undefined ? {} : { signal }),
-      ...(container.oomKilled === true ? { oomKilled: true } : {}),
-      ...(record.stderrTail.trim() === '' ? {} : { stderrTail: scrub(record.stderrTail).slice(-4096) }),
-    };
-  }
-  return facts;
 }

@@ -1,0 +1,44 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { getCondition } from '../apis/v1alpha1/index.ts';
+import { clearSecretValues, registerSecretValue } from '../redact.ts';
+import { summarizeTranscript } from '../runner/stream-json.ts';
+import { attemptFacts, nextStatus } from './status.ts';
+
+afterEach(() => clearSecretValues());
+
+const ctx = { generation: 3, node: 'local', now: '2026-11-29T12:00:00.000Z' };
+
+describe('nextStatus', () => {
+  it('sets phase, message, node and observedGeneration, removes fields set to undefined, and sets completionTime once', () => {
+    const first = nextStatus({ containerName: 'c', attempt: 1 }, { phase: 'Failed', reason: 'Crashed', message: 'boom', completed: true, containerName: undefined }, ctx);
+    expect(first).toMatchObject({ phase: 'Failed', message: 'boom', node: 'local', observedGeneration: 3, attempt: 1, completionTime: ctx.now });
+    expect(first).not.toHaveProperty('containerName');
+    expect(getCondition(first, 'Stalled')).toMatchObject({ status: 'True', reason: 'Crashed' });
+    const later = nextStatus(first, { phase: 'Failed', reason: 'Crashed', message: 'boom', completed: true }, { ...ctx, now: '2026-11-29T13:00:00.000Z' });
+    expect(later.completionTime).toBe(ctx.now);
+    expect(getCondition(later, 'Stalled')?.lastTransitionTime).toBe(ctx.now);
+  });
+
+  it('scrubs registered secret values from the message and bounds it to one line', () => {
+    registerSecretValue('sk-ant-secret-value-123');
+    const status = nextStatus(undefined, { phase: 'Failed', reason: 'ApiError', message: `bad key sk-ant-secret-value-123\n${'x'.repeat(5000)}` }, ctx);
+    expect(status.message).not.toContain('sk-ant-secret-value-123');
+    expect(status.message).toMatch(/^bad key \*\*\* x+…$/);
+    expect(status.message?.length).toBe(1024);
+  });
+});
+
+describe('attemptFacts', () => {
+  it('keeps the partial assistant text and crash info of an attempt without a result', () => {
+    const record = {
+      summary: summarizeTranscript(JSON.stringify({ type: 'assistant', message: { content: [{ type: 'text', text: 'half done' }] } })),
+      stderrTail: 'Segmentation fault\n',
+      logPath: '/l',
+    };
+    expect(attemptFacts({ name: 'c', running: false, finished: true, exitCode: 139 }, record)).toEqual({
+      exitCode: 139,
+      result: 'half done',
+      crash: { exitCode: 139, signal: 'SIGSEGV', stderrTail: 'Segmentation fault\n' },
+    });
+  });
+});

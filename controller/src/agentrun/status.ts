@@ -1,0 +1,91 @@
+// Building an AgentRun's status: the one place that turns a decision (phase, reason, message)
+// and an ended attempt's facts into the status the reconciler writes. Pure: no I/O.
+import type { AgentRunStatus, Phase } from '../apis/v1alpha1/index.ts';
+import { MAX_RESULT_CHARS, conditionsFor } from '../apis/v1alpha1/index.ts';
+import { boundedMessage } from '../errors.ts';
+import { CommandError } from '../exec/command-error.ts';
+import { scrub } from '../redact.ts';
+import type { AttemptRecord, ObservedContainer } from '../runner/types.ts';
+import { signalOf } from './phases.ts';
+
+/** What one reconcile changes: the phase with its reason and message, plus fields to set (undefined removes one). */
+export interface StatusChange extends Partial<Omit<AgentRunStatus, 'phase' | 'message' | 'conditions'>> {
+  phase: Phase;
+  reason: string;
+  message: string;
+  /** Sets completionTime (once). */
+  completed?: boolean;
+}
+
+/** A status message as written: scrubbed of secret values, one line, at most 1 KiB. */
+export function statusMessage(message: string): string {
+  return boundedMessage(scrub(message), 1024);
+}
+
+/** The status after `change`: conditions kept consistent with the phase, times set once. */
+export function nextStatus(previous: AgentRunStatus | undefined, change: StatusChange, context: { generation: number; node: string; now: string }): AgentRunStatus {
+  const { phase, reason, message, completed, ...fields } = change;
+  const safeMessage = statusMessage(message);
+  const next: Record<string, unknown> = { ...previous };
+  for (const [key, value] of Object.entries(fields)) {
+    if (value === undefined) delete next[key];
+    else next[key] = value;
+  }
+  const status = next as AgentRunStatus;
+  status.observedGeneration = context.generation;
+  status.phase = phase;
+  status.message = safeMessage;
+  status.node = context.node;
+  status.conditions = conditionsFor(previous?.conditions, phase, reason, safeMessage, context.generation, context.now);
+  if (completed === true && status.completionTime === undefined) status.completionTime = context.now;
+  return status;
+}
+
+/** The useful part of a start failure: podman's last stderr line for a command, else the message. */
+export function startFailureText(err: unknown): string {
+  if (err instanceof CommandError) {
+    const last = err.stderrTail.trim().split('\n').pop();
+    if (last !== undefined && last !== '') return last;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+
+/** Status fields an ended attempt contributes: exit code, crash info, result, usage. */
+export function attemptFacts(container: ObservedContainer, record: AttemptRecord): Partial<AgentRunStatus> {
+  const { summary } = record;
+  const result = summary.result;
+  const facts: Partial<AgentRunStatus> = {};
+  if (container.exitCode !== undefined) facts.exitCode = container.exitCode;
+  if (summary.sessionId !== undefined) facts.sessionId = summary.sessionId;
+  const text = result?.result ?? (summary.assistantText === '' ? undefined : summary.assistantText);
+  if (text !== undefined) {
+    const clean = scrub(text);
+    facts.result = clean.slice(0, MAX_RESULT_CHARS);
+    if (clean.length > MAX_RESULT_CHARS) facts.resultTruncated = true;
+  }
+  if (result?.structuredOutput !== undefined) facts.structuredOutput = result.structuredOutput;
+  if (result !== undefined) {
+    const usage: NonNullable<AgentRunStatus['usage']> = {};
+    if (result.inputTokens !== undefined) usage.inputTokens = result.inputTokens;
+    if (result.outputTokens !== undefined) usage.outputTokens = result.outputTokens;
+    if (result.cacheCreationInputTokens !== undefined) usage.cacheCreationInputTokens = result.cacheCreationInputTokens;
+    if (result.cacheReadInputTokens !== undefined) usage.cacheReadInputTokens = result.cacheReadInputTokens;
+    if (result.costUSD !== undefined) usage.costUSD = result.costUSD;
+    if (result.numTurns !== undefined) usage.numTurns = result.numTurns;
+    if (result.durationMs !== undefined) usage.durationMs = result.durationMs;
+    if (result.durationApiMs !== undefined) usage.durationApiMs = result.durationApiMs;
+    if (summary.model !== undefined) usage.model = summary.model;
+    facts.usage = usage;
+  } else {
+    const code = container.exitCode;
+    const signal = signalOf(code);
+    facts.crash = {
+      ...(code === undefined ? {} : { exitCode: code }),
+      ...(signal === undefined ? {} : { signal }),
+      ...(container.oomKilled === true ? { oomKilled: true } : {}),
+      ...(record.stderrTail.trim() === '' ? {} : { stderrTail: scrub(record.stderrTail).slice(-4096) }),
+    };
+  }
+  return facts;
+}
