@@ -12,7 +12,10 @@ try {
   process.exit(1);
 }
 const passed = report.numPassedTests ?? 0;
-const failed = (report.numFailedTests ?? 0) + (report.numFailedTestSuites ?? 0);
+// A suite that failed as a whole (an import error, a failing hook) counts once when none of its
+// tests is counted as failed; otherwise failed suites only repeat their failed tests.
+const failedTests = report.numFailedTests ?? 0;
+const failed = failedTests > 0 ? failedTests : (report.numFailedTestSuites ?? 0);
 const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
 console.log(`\ntests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
 if (passed === 0) {
