@@ -164,14 +164,24 @@ function newMetadata(metadata: z.infer<typeof ObjectMetaSchema>, namespace: stri
   };
 }
 
-/** A merge patch that turns `current` into `next` (keys absent from next are removed). */
+/** A JSON merge patch (RFC 7386) that turns `current` into `next`: removed keys become null, at every depth. */
 export function replacementPatch(current: unknown, next: unknown): Record<string, unknown> {
-  const cur = typeof current === 'object' && current !== null ? (current as Record<string, unknown>) : {};
-  const nxt = typeof next === 'object' && next !== null ? (next as Record<string, unknown>) : {};
+  const cur = isPlainObject(current) ? current : {};
+  const nxt = isPlainObject(next) ? next : {};
   const patch: Record<string, unknown> = {};
   for (const key of Object.keys(cur)) if (!(key in nxt)) patch[key] = null;
   for (const [key, value] of Object.entries(nxt)) {
-    if (JSON.stringify(cur[key]) !== JSON.stringify(value)) patch[key] = value;
+    const before = cur[key];
+    if (isPlainObject(before) && isPlainObject(value)) {
+      const inner = replacementPatch(before, value);
+      if (Object.keys(inner).length > 0) patch[key] = inner;
+    } else if (JSON.stringify(before) !== JSON.stringify(value)) {
+      patch[key] = value;
+    }
   }
   return patch;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
