@@ -224,6 +224,16 @@ describe('POST /auth/logout (checklist item 49)', () => {
     expect((await app.inject({ method: 'POST', url: '/auth/logout', headers: bearer(tokens.access_token) })).json()).toEqual({ error: 'token revoked' });
   });
 
+  it('revokes whatever body comes with it: empty or malformed JSON with Content-Type: application/json is no body, not a 400', async () => {
+    const { app, issue, bearer } = await setup();
+    for (const payload of ['', '{not json', 'null']) {
+      const tokens = await issue();
+      const res = await app.inject({ method: 'POST', url: '/auth/logout', headers: { ...bearer(tokens.access_token), 'content-type': 'application/json' }, payload });
+      expect(res.statusCode, JSON.stringify(payload)).toBe(200);
+      expect((await app.inject({ method: 'GET', url: '/auth/validate', headers: bearer(tokens.access_token) })).json()).toEqual({ error: 'token revoked' });
+    }
+  });
+
   it('also revokes a refresh token of the same client given in the body', async () => {
     const { app, issue, bearer } = await setup();
     const tokens = await issue();

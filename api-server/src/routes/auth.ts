@@ -126,6 +126,27 @@ export const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (fastify,
     },
   );
 
+  await app.register(logoutRoute, opts);
+};
+
+/**
+ * POST /auth/logout in a scope of its own: Stromboli's logout reads no body, so a client may send
+ * anything (or an empty body with `Content-Type: application/json`); this scope's parser turns an
+ * empty or malformed body into "no body" instead of Fastify's 400, and keeps its poisoning guard.
+ */
+const logoutRoute: FastifyPluginAsync<AuthRoutesOptions> = async (fastify, opts) => {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') {
+      done(null, undefined);
+      return;
+    }
+    parseJson(request, text, (err: Error | null, value?: unknown) => done(null, err === null ? value : undefined));
+  });
+
   app.post(
     '/auth/logout',
     {

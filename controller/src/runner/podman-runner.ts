@@ -105,7 +105,7 @@ export class PodmanAgentRunner implements AgentRunner {
     if (workdir !== undefined && workdir !== IMAGE_WORKDIR && !isProvided(workdir, [CONTAINER_HOME, ...volumes.map((v) => v.target)])) {
       throw new TerminalError(
         Reasons.InvalidWorkdir,
-        `workdir validation failed: ${workdir} is not inside a mounted volume, ${IMAGE_WORKDIR} or ${CONTAINER_HOME}; podman cannot create it`,
+        `workdir validation failed: ${workdir} must be ${IMAGE_WORKDIR} itself, or inside ${CONTAINER_HOME} or a mounted volume (podman cannot create a missing directory)`,
       );
     }
     const image = validateImage(spec.podman?.image ?? this.#o.defaultImage, this.#o.allowedImages);
