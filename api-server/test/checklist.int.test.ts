@@ -21,6 +21,7 @@ import { Labels, ensureFakeImage, inspectContainer, listContainers, removeContai
 import { CONTAINERS_CONF, FAKE_IMAGE } from '../../controller/test/helpers/repo.ts';
 import { createTempDirs } from '../../controller/test/helpers/temp-dirs.ts';
 import type { TempDirs } from '../../controller/test/helpers/temp-dirs.ts';
+import { sseEvents } from '../src/run-facade/facade-test-bed.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const RFC3339_SECONDS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(Z|[+-]\d{2}:\d{2})$/;
@@ -112,25 +113,6 @@ async function jobStatus(id: string): Promise<string> {
 
 async function jobCount(): Promise<number> {
   return (await json<{ jobs: unknown[] }>(api('/jobs'))).jobs.length;
-}
-
-interface Frame {
-  event?: string;
-  data?: string;
-}
-
-function frames(text: string): Frame[] {
-  return text
-    .split('\n\n')
-    .filter((block) => block.trim() !== '' && !block.startsWith(':'))
-    .map((block) => {
-      const frame: Frame = {};
-      for (const line of block.split('\n')) {
-        if (line.startsWith('event: ')) frame.event = line.slice(7);
-        else if (line.startsWith('data: ')) frame.data = line.slice(6);
-      }
-      return frame;
-    });
 }
 
 interface Invocation {
@@ -408,14 +390,14 @@ describe('streaming (items 33-35)', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('x-accel-buffering')).toBe('no');
     expect(res.headers.get('content-type')).toBe('text/event-stream');
-    const last = frames(await res.text()).at(-1);
+    const last = sseEvents(await res.text()).at(-1);
     expect(last?.event).toBe('error');
     expect(last?.data).toMatch(/^execution failed: /);
   });
 
   it('ends a crashed run with event: done carrying status crashed and crash_info (item 34)', async () => {
     const res = await api('/run/stream?prompt=' + encodeURIComponent('boom [fake:crash]'));
-    const last = frames(await res.text()).at(-1);
+    const last = sseEvents(await res.text()).at(-1);
     expect(last?.event).toBe('done');
     expect(JSON.parse(last?.data ?? '{}')).toMatchObject({ status: 'crashed', session_id: expect.stringMatching(UUID), crash_info: { exit_code: 139 } });
   });

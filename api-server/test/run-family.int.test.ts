@@ -18,6 +18,7 @@ import { ownerOf, startEmbedded } from '../../controller/src/embedded.ts';
 import type { EmbeddedServer } from '../../controller/src/embedded.ts';
 import { createLogger } from '../../controller/src/log.ts';
 import { Labels } from '../../controller/src/runner/names.ts';
+import { sseEvents } from '../src/run-facade/facade-test-bed.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const IMAGE = 'localhost/stromboli/fake-claude:latest';
@@ -58,27 +59,6 @@ function api(path: string, init?: RequestInit): Promise<Response> {
 
 function postJson(path: string, body: unknown, headers: Record<string, string> = { 'content-type': 'application/json' }): Promise<Response> {
   return api(path, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
-}
-
-interface Frame {
-  id?: string;
-  event?: string;
-  data?: string;
-}
-
-function frames(text: string): Frame[] {
-  return text
-    .split('\n\n')
-    .filter((block) => block.trim() !== '' && !block.startsWith(':'))
-    .map((block) => {
-      const frame: Frame = {};
-      for (const line of block.split('\n')) {
-        if (line.startsWith('id: ')) frame.id = line.slice(4);
-        else if (line.startsWith('event: ')) frame.event = line.slice(7);
-        else if (line.startsWith('data: ')) frame.data = line.slice(6);
-      }
-      return frame;
-    });
 }
 
 async function jobStatus(id: string): Promise<string> {
@@ -188,7 +168,7 @@ describe('Stromboli run family over real podman', () => {
     expect(res.headers.get('content-type')).toBe('text/event-stream');
     expect(res.headers.get('cache-control')).toBe('no-cache');
     const name = res.headers.get('x-stromboli-run-id') ?? '';
-    const all = frames(await res.text());
+    const all = sseEvents(await res.text());
     const lines = all.filter((f) => f.event === undefined);
     expect(lines.length).toBeGreaterThanOrEqual(3);
     expect(lines.map((f) => f.id)).toEqual(lines.map((_, i) => `${name}:${i + 1}`));
@@ -200,7 +180,7 @@ describe('Stromboli run family over real podman', () => {
 
     // A reconnect with Last-Event-ID re-attaches to that run (no second run) and replays the rest.
     const again = await api('/run/stream?prompt=streamed', { headers: { 'last-event-id': `${name}:${lines.length - 1}` } });
-    const replay = frames(await again.text());
+    const replay = sseEvents(await again.text());
     expect(replay.map((f) => f.id ?? f.event)).toEqual([`${name}:${lines.length}`, 'done']);
   });
 
@@ -210,7 +190,7 @@ describe('Stromboli run family over real podman', () => {
     expect(((await first.json()) as { status: string }).status).toBe('completed');
     const second = (await (await postJson('/run', { prompt: 'second', claude: { session_id: session, resume: true } })).json()) as Record<string, unknown>;
     expect(second).toMatchObject({ status: 'completed', session_id: session, output: 'echo: second (turn 2; previous prompt: first)' });
-    const streamed = frames(await (await api(`/run/stream?prompt=third&session_id=${session}&resume=true`)).text());
+    const streamed = sseEvents(await (await api(`/run/stream?prompt=third&session_id=${session}&resume=true`)).text());
     expect(streamed.some((f) => f.data?.includes('echo: third (turn 3; previous prompt: second)') === true)).toBe(true);
     expect(streamed.at(-1)?.event).toBe('done');
 

@@ -94,3 +94,8 @@ export function parseSse(body: string): SseFrame[] {
       return frame;
     });
 }
+
+/** The frames a client acts on: parseSse without the keep-alive comment blocks. */
+export function sseEvents(body: string): SseFrame[] {
+  return parseSse(body).filter((frame) => frame.id !== undefined || frame.event !== undefined || frame.data !== undefined);
+}

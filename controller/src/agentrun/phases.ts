@@ -2,7 +2,7 @@
 // the one next action (decide), and how an ended attempt concludes (conclude). No I/O here;
 // docs/reconcile.md is the specification, phases.test.ts its table.
 import type { AgentRunSpec, AgentRunStatus, Phase } from '../apis/v1alpha1/index.ts';
-import { Reasons, isTerminalPhase, reasonOf } from '../apis/v1alpha1/index.ts';
+import { Reasons, isTerminalPhase } from '../apis/v1alpha1/index.ts';
 import { parseDuration } from '../apis/v1alpha1/podman.ts';
 import type { AttemptRecord, ObservedContainer } from '../runner/types.ts';
 
@@ -206,9 +206,4 @@ function elapsedSeconds(container: ObservedContainer): number | undefined {
   if (container.startedAt === undefined || container.finishedAt === undefined) return undefined;
   const ms = Date.parse(container.finishedAt) - Date.parse(container.startedAt);
   return Number.isFinite(ms) ? ms / 1000 : undefined;
-}
-
-/** Whether a status already records a terminal end for this reason (cancelled stays cancelled). */
-export function isFinal(status: AgentRunStatus | undefined): boolean {
-  return isTerminalPhase(status?.phase) && reasonOf(status) !== undefined;
 }

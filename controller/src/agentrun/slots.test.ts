@@ -8,7 +8,7 @@ describe('Slots', () => {
     expect(slots.tryAcquire('b', 0, 2)).toBe(true);
     expect(slots.tryAcquire('c', 0, 3)).toBe(false);
     expect(slots.running).toBe(2);
-    expect(slots.position('c')).toBe(1);
+    expect(slots.waiting).toBe(1);
   });
 
   it('is idempotent for a key that already holds a slot', () => {

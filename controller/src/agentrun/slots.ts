@@ -56,12 +56,6 @@ export class Slots {
     if (freed) this.#wakeNext();
   }
 
-  /** Where a waiting run stands (1 = next), or undefined when it is not waiting. */
-  position(key: string): number | undefined {
-    const index = this.#ordered().indexOf(key);
-    return index < 0 ? undefined : index + 1;
-  }
-
   get running(): number {
     return this.#running.size;
   }

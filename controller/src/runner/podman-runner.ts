@@ -156,14 +156,14 @@ export class PodmanAgentRunner implements AgentRunner {
    * removed, one that runs (a race with another process) is left to be adopted.
    */
   async start(request: StartRequest): Promise<void> {
-    // A retried attempt of a run whose first attempt already created the session continues it:
-    // `--session-id` of an existing session is refused by the CLI.
-    const continued = request.attempt > 1 && (await this.#o.sessions.hasTranscript(request.sessionId));
-    const resume = request.resume || continued;
+    // A retried attempt whose first attempt already wrote the session (a fork included) resumes
+    // that session itself: `--session-id` of an existing session is refused by the CLI.
+    let effective = request;
+    if (request.attempt > 1 && (await this.#o.sessions.hasTranscript(request.sessionId))) {
+      const { forkFrom: _forkFrom, ...rest } = request;
+      effective = { ...rest, resume: true };
+    }
     // Validate everything first: a refused spec leaves nothing behind, not even a session directory.
-    const { forkFrom: _forkFrom, ...rest } = request;
-    // A retried fork whose first attempt already wrote the fork resumes the fork itself.
-    const effective: StartRequest = continued ? { ...rest, resume: true } : { ...request, resume };
     const spec = await this.prepare(effective, this.#o.sessions.pathOf(request.sessionId));
     if (!(await this.#o.podman.imageExists(spec.image))) {
       throw new TerminalError(
