@@ -8,7 +8,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['controller/src/**/*.test.ts', 'api-server/src/**/*.test.ts', 'scripts/**/*.test.ts'],
+          include: ['cmd/**/*.test.ts', 'contract/**/*.test.ts', 'controller/src/**/*.test.ts', 'api-server/src/**/*.test.ts', 'scripts/**/*.test.ts'],
           environment: 'node',
         },
       },

@@ -11,8 +11,8 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import Fastify from 'fastify';
 import { buildApp } from '../api-server/src/app.ts';
-import type { AgentRunStatus } from '../controller/src/apis/v1alpha1/index.ts';
-import { FileStore } from '../controller/src/store/file-store.ts';
+import type { AgentRunStatus } from '../contract/apis/v1alpha1/index.ts';
+import { FileStore } from '../controller/src/store/file/file-store.ts';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, connections: { type: 'string', default: '10' } } });
 const duration = Number(values.seconds);

@@ -3,7 +3,7 @@
 // interleaved) and the same report (median, p95, ratios).
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { EmbeddedServer } from '../controller/src/embedded.ts';
+import type { EmbeddedServer } from '../cmd/serve.ts';
 
 /** The q-quantile (nearest rank) of the samples; NaN for none. */
 export function quantile(samples: readonly number[], q: number): number {

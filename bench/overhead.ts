@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { ServeConfigSchema } from '../controller/src/config.ts';
-import { startEmbedded } from '../controller/src/embedded.ts';
+import { startEmbedded } from '../cmd/serve.ts';
 import { createLogger } from '../controller/src/log.ts';
 import { printReport, timeManifestRun } from './lib.ts';
 

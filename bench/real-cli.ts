@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { ServeConfigSchema } from '../controller/src/config.ts';
-import { ownerOf, startEmbedded } from '../controller/src/embedded.ts';
+import { ownerOf, startEmbedded } from '../cmd/serve.ts';
 import { createLogger } from '../controller/src/log.ts';
 import { credentialSecretNames } from '../controller/src/runner/credentials.ts';
 import { Labels } from '../controller/src/runner/names.ts';

@@ -6,5 +6,5 @@ if (major < 22 || (major === 22 && minor < 19)) {
   process.stderr.write(`stromboli needs Node >= 22.19 (this is ${process.versions.node}); run it through 'npm start' or source scripts/lib/node.sh\n`);
   process.exit(1);
 }
-const { run } = await import('../controller/src/cli/main.ts');
+const { run } = await import('../cmd/stromboli.ts');
 await run();

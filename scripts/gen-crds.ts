@@ -15,7 +15,7 @@ import {
   SHORT_NAMES,
   SINGULAR,
   VERSION,
-} from '../controller/src/apis/v1alpha1/index.ts';
+} from '../contract/apis/v1alpha1/index.ts';
 
 type JsonSchema = { [key: string]: unknown };
 

@@ -38,7 +38,7 @@ fi
 
 step "type check";          npx tsc -p tsconfig.json || fail "type check"
 step "lint";                npx eslint . || fail "lint"
-step "import boundaries";   npx depcruise --config .dependency-cruiser.cjs controller api-server scripts bench test-infra || fail "import boundaries"
+step "import boundaries";   npx depcruise --config .dependency-cruiser.cjs cmd contract controller api-server scripts bench test-infra || fail "import boundaries"
 step "CRD drift";           node scripts/gen-crds.ts --check || fail "CRD drift"
 
 step "tests (unit, podman, kube)"

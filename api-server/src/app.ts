@@ -24,7 +24,7 @@ import { imageRoutes } from './routes/images.ts';
 import { secretRoutes } from './routes/secrets.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { runFamily } from './run-facade/run-family.ts';
-import type { Ports } from './ports.ts';
+import type { Ports } from '../../contract/ports.ts';
 
 export interface AppAuthOptions {
   /** Whether protected routes require a token. */

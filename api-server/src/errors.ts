@@ -1,7 +1,7 @@
 // The HTTP status of every error code, decided once, at the API edge. A Record over ErrorCode, so
 // a new code does not compile until it has a status here.
-import type { ErrorCode } from '../../controller/src/errors.ts';
-import { isAppError } from '../../controller/src/errors.ts';
+import type { ErrorCode } from '../../contract/errors.ts';
+import { isAppError } from '../../contract/errors.ts';
 
 export const HTTP_STATUS: Record<ErrorCode, number> = {
   INVALID_SPEC: 400,

@@ -1,6 +1,6 @@
 // Response and body schemas shared by route groups. The OpenAPI document is generated from these.
 import { z } from 'zod';
-import { AgentRunStatusSchema } from '../../controller/src/apis/v1alpha1/index.ts';
+import { AgentRunStatusSchema } from '../../contract/apis/v1alpha1/index.ts';
 
 /** An AgentRun as stored: identity and times filled in by the store, status by the controller. */
 export const StoredRunSchema = z.object({

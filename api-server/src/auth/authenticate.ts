@@ -1,7 +1,7 @@
 // The decision of the auth hook, framework-free: an Authorization header in, a principal or one
 // of Stromboli's auth failures out (checklist items 44-45, messages verbatim).
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { ErrorCode } from '../../../controller/src/errors.ts';
+import type { ErrorCode } from '../../../contract/errors.ts';
 import type { JwtService } from './jwt.ts';
 import type { RevocationList } from './revocations.ts';
 

@@ -1,8 +1,8 @@
 // Errors raised by the cross-cutting hooks in front of the routes (rate limit, auth). Stromboli's
 // middleware answers them `{"error": "..."}` on every route, whatever the route family's own
 // error envelope is, so the error handler renders them that way.
-import { AppError } from '../../../controller/src/errors.ts';
-import type { ErrorCode } from '../../../controller/src/errors.ts';
+import { AppError } from '../../../contract/errors.ts';
+import type { ErrorCode } from '../../../contract/errors.ts';
 import { z } from 'zod';
 
 export class EdgeError extends AppError {

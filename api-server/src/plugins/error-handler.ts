@@ -3,7 +3,7 @@
 // status; everything else is a generic 500, logged with the request. Route groups choose the JSON
 // envelope (Stromboli has three) through `config.errorEnvelope`; the default is { code, message }.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { ErrorCode } from '../../../controller/src/errors.ts';
+import type { ErrorCode } from '../../../contract/errors.ts';
 import { toHttpError } from '../errors.ts';
 import { EdgeError } from './edge-error.ts';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../app.ts';
-import type { HealthPort, ImagePort, SecretPort, SessionPort } from '../ports.ts';
+import type { HealthPort, ImagePort, SecretPort, SessionPort } from '../../../contract/ports.ts';
 import { stubLogReader, stubRunStore } from './stub-ports.ts';
 
 const health: HealthPort = { check: async () => [], claudeConfigured: async () => true };

@@ -1,7 +1,7 @@
 // Stubs of the run ports for route tests that do not exercise runs: an empty store and an empty
 // log. Behaviourless on purpose (a Stub, not a Fake); tests of the run routes use MemoryStore.
-import { NotFoundError } from '../../../controller/src/errors.ts';
-import type { LogReader, RunStore } from '../ports.ts';
+import { NotFoundError } from '../../../contract/errors.ts';
+import type { LogReader, RunStore } from '../../../contract/ports.ts';
 
 /** An always-empty run store: lists nothing, finds nothing, refuses writes. */
 export function stubRunStore(): RunStore {

@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import type { AgentRunStatus } from '../../../controller/src/apis/v1alpha1/index.ts';
-import { MemoryStore } from '../../../controller/src/store/memory-store.ts';
+import type { AgentRunStatus } from '../../../contract/apis/v1alpha1/index.ts';
+import { MemoryStore } from '../../../contract/store/memory-store.ts';
 import { buildApp } from '../app.ts';
-import type { LogReader } from '../ports.ts';
+import type { LogReader } from '../../../contract/ports.ts';
 import { replacementPatch } from './agentruns.ts';
 
 const BASE = '/apis/stromboli.dev/v1alpha1';

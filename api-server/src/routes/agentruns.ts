@@ -9,9 +9,9 @@ import {
   KIND,
   ObjectMetaSchema,
   describeZodError,
-} from '../../../controller/src/apis/v1alpha1/index.ts';
-import { AppError, ValidationError } from '../../../controller/src/errors.ts';
-import type { LogReader, ManifestProblem, NewRun, RunStore, StoredRun } from '../ports.ts';
+} from '../../../contract/apis/v1alpha1/index.ts';
+import { AppError, ValidationError } from '../../../contract/errors.ts';
+import type { LogReader, ManifestProblem, NewRun, RunStore, StoredRun } from '../../../contract/ports.ts';
 import { ErrorBodySchema, StoredRunSchema } from '../schemas.ts';
 
 export interface AgentRunRoutesOptions {

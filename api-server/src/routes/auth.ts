@@ -5,7 +5,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { AppError } from '../../../controller/src/errors.ts';
+import { AppError } from '../../../contract/errors.ts';
 import { AuthMessages, bearerToken } from '../auth/authenticate.ts';
 import type { JwtService, TokenPair, VerifiedToken } from '../auth/jwt.ts';
 import type { RevocationList } from '../auth/revocations.ts';

@@ -5,7 +5,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { HealthPort } from '../ports.ts';
+import type { HealthPort } from '../../../contract/ports.ts';
 import { errorOnlyEnvelope } from '../plugins/envelopes.ts';
 
 const ComponentSchema = z.object({

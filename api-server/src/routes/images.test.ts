@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ValidationError } from '../../../controller/src/errors.ts';
+import { ValidationError } from '../../../contract/errors.ts';
 import { buildApp } from '../app.ts';
 import { stubLogReader, stubRunStore } from '../plugins/stub-ports.ts';
-import type { ImageInfo, ImagePort } from '../ports.ts';
+import type { ImageInfo, ImagePort } from '../../../contract/ports.ts';
 import { NO_REGISTRY_PULL, NO_REGISTRY_SEARCH } from './images.ts';
 
 const AGENT: ImageInfo = {

@@ -4,9 +4,9 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { AppError, NotFoundError, ValidationError } from '../../../controller/src/errors.ts';
+import { AppError, NotFoundError, ValidationError } from '../../../contract/errors.ts';
 import { errorOnly, errorOnlyEnvelope } from '../plugins/envelopes.ts';
-import type { ImageInfo, ImagePort } from '../ports.ts';
+import type { ImageInfo, ImagePort } from '../../../contract/ports.ts';
 
 export const NO_REGISTRY_SEARCH = 'image search is not available: no container registry is configured; GET /images lists the local images';
 export const NO_REGISTRY_PULL = "image pull is not available: no container registry is configured; build images locally ('stromboli images build') or load them ('podman load')";

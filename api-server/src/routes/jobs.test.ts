@@ -1,8 +1,8 @@
 // GET /jobs, GET /jobs/{id}, DELETE /jobs/{id} through app.inject, over a MemoryStore.
 import { afterEach, describe, expect, it } from 'vitest';
-import type { AgentRunStatus } from '../../../controller/src/apis/v1alpha1/index.ts';
-import { ConflictError } from '../../../controller/src/errors.ts';
-import { MemoryStore } from '../../../controller/src/store/memory-store.ts';
+import type { AgentRunStatus } from '../../../contract/apis/v1alpha1/index.ts';
+import { ConflictError } from '../../../contract/errors.ts';
+import { MemoryStore } from '../../../contract/store/memory-store.ts';
 import { startTestBed } from '../run-facade/facade-test-bed.ts';
 import type { TestBed, TestBedOptions } from '../run-facade/facade-test-bed.ts';
 import { CANNOT_CANCEL } from '../run-facade/run-facade.ts';

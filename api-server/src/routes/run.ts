@@ -4,7 +4,7 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { AppError } from '../../../controller/src/errors.ts';
+import { AppError } from '../../../contract/errors.ts';
 import { acceptJsonWithoutContentType } from '../run-facade/json-body.ts';
 import type { RunFacade } from '../run-facade/run-facade.ts';
 import { parseRunRequest, RunRequestSchema } from '../run-facade/run-request.ts';
@@ -13,7 +13,7 @@ import { AsyncRunResponseSchema, RunResponseSchema, runFamilyEnvelope } from '..
 import type { RunResponse } from '../run-facade/schemas.ts';
 import { checkWebhookUrl } from '../run-facade/webhook-target.ts';
 import type { WebhookTargetPolicy } from '../run-facade/webhook-target.ts';
-import type { StoredRun } from '../ports.ts';
+import type { StoredRun } from '../../../contract/ports.ts';
 
 export interface RunRoutesOptions {
   facade: RunFacade;

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { AppError, ValidationError } from '../../../controller/src/errors.ts';
+import { AppError, ValidationError } from '../../../contract/errors.ts';
 import { buildApp } from '../app.ts';
 import { stubLogReader, stubRunStore } from '../plugins/stub-ports.ts';
-import type { SecretInfo, SecretPort } from '../ports.ts';
+import type { SecretInfo, SecretPort } from '../../../contract/ports.ts';
 
 const VALUE = 'sk-test-very-secret-value-0123456789';
 

@@ -3,9 +3,9 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { isAppError } from '../../../controller/src/errors.ts';
+import { isAppError } from '../../../contract/errors.ts';
 import { errorOnlyEnvelope, nullList, successFalse } from '../plugins/envelopes.ts';
-import type { SecretInfo, SecretPort } from '../ports.ts';
+import type { SecretInfo, SecretPort } from '../../../contract/ports.ts';
 
 const SecretSchema = z.object({
   id: z.string(),

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ConflictError, ValidationError } from '../../../controller/src/errors.ts';
+import { ConflictError, ValidationError } from '../../../contract/errors.ts';
 import { buildApp } from '../app.ts';
 import { stubLogReader, stubRunStore } from '../plugins/stub-ports.ts';
-import type { HistoryMessage, SessionPort } from '../ports.ts';
+import type { HistoryMessage, SessionPort } from '../../../contract/ports.ts';
 import { pageOf, toMessageBody } from './sessions.ts';
 
 const ID = '5f0c8a9e-3b1d-4e2a-9c47-1d2e3f4a5b6c';

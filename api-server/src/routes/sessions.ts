@@ -3,10 +3,10 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { SessionIdSchema } from '../../../controller/src/apis/v1alpha1/index.ts';
-import { NotFoundError, ValidationError, isAppError } from '../../../controller/src/errors.ts';
+import { SessionIdSchema } from '../../../contract/apis/v1alpha1/index.ts';
+import { NotFoundError, ValidationError, isAppError } from '../../../contract/errors.ts';
 import { errorOnlyEnvelope, nullList, successFalse } from '../plugins/envelopes.ts';
-import type { HistoryMessage, SessionPort } from '../ports.ts';
+import type { HistoryMessage, SessionPort } from '../../../contract/ports.ts';
 
 /** Stromboli's page size defaults and cap. */
 export const DEFAULT_MESSAGE_LIMIT = 50;

@@ -3,8 +3,8 @@
 import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { AgentRunStatus } from '../../../controller/src/apis/v1alpha1/index.ts';
-import { MemoryStore } from '../../../controller/src/store/memory-store.ts';
+import type { AgentRunStatus } from '../../../contract/apis/v1alpha1/index.ts';
+import { MemoryStore } from '../../../contract/store/memory-store.ts';
 import { parseSse, startTestBed } from '../run-facade/facade-test-bed.ts';
 import type { TestBed, TestBedOptions } from '../run-facade/facade-test-bed.ts';
 

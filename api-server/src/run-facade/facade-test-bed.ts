@@ -7,7 +7,7 @@ import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod
 import { buildApp } from '../app.ts';
 import { registerErrorHandling } from '../plugins/error-handler.ts';
 import { registerRequestId, requestIdFor } from '../plugins/request-id.ts';
-import type { Ports } from '../ports.ts';
+import type { Ports } from '../../../contract/ports.ts';
 import { FakeLogReader, FakeRunController } from './fake-run-controller.ts';
 import type { StatusStore } from './fake-run-controller.ts';
 import { runFamily } from './run-family.ts';

@@ -2,10 +2,10 @@
 // on a store (writes Running, then a terminal status with conditions, honours spec.cancel) and an
 // in-memory LogReader that follows like the file-backed one (until the run is finished). Prompts
 // choose the script: "[hold]" waits for finish(), "[crash]", "[fail]", "[deadline]", "[oom]".
-import { conditionsFor, isTerminalPhase } from '../../../controller/src/apis/v1alpha1/index.ts';
-import type { AgentRunStatus, Phase } from '../../../controller/src/apis/v1alpha1/index.ts';
-import { ConflictError } from '../../../controller/src/errors.ts';
-import type { LogReader, RunRef, RunStore, StoredRun } from '../ports.ts';
+import { conditionsFor, isTerminalPhase } from '../../../contract/apis/v1alpha1/index.ts';
+import type { AgentRunStatus, Phase } from '../../../contract/apis/v1alpha1/index.ts';
+import { ConflictError } from '../../../contract/errors.ts';
+import type { LogReader, RunRef, RunStore, StoredRun } from '../../../contract/ports.ts';
 
 /** A store the fake controller can write status to (MemoryStore is one). */
 export interface StatusStore extends RunStore {

@@ -2,7 +2,7 @@
 // (or without one: the docs' curl examples send none). This parser does the same inside the run
 // routes' plugin scope only, and turns an empty or malformed body into Stromboli's 400.
 import type { FastifyInstance } from 'fastify';
-import { ValidationError } from '../../../controller/src/errors.ts';
+import { ValidationError } from '../../../contract/errors.ts';
 
 /** Replaces the scope's content-type parsers with one JSON parser for every media type. */
 export function acceptJsonWithoutContentType(app: FastifyInstance): void {

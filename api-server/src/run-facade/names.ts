@@ -2,7 +2,7 @@
 // (`run-<16 hex>`, `job-<16 hex>`) become the AgentRun names, so a client's id is the resource
 // name and `kubectl get ar job-…` finds the same thing `GET /jobs/job-…` shows.
 import { randomBytes } from 'node:crypto';
-import type { StoredRun } from '../ports.ts';
+import type { StoredRun } from '../../../contract/ports.ts';
 
 /** Marks runs created through the Stromboli endpoints: the `/jobs` family shows these and only these. */
 export const SOURCE_LABEL = 'stromboli.dev/source';

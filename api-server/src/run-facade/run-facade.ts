@@ -1,9 +1,9 @@
 // The run family's one service: creates API runs, finds and cancels jobs, waits for a run to end,
 // and renders runs in Stromboli's shapes. Routes stay thin; this is where "job" means "AgentRun
 // created through the Stromboli endpoints" (the source label), in the facade's namespace.
-import { API_VERSION, KIND } from '../../../controller/src/apis/v1alpha1/index.ts';
-import { AppError, ConflictError, NotFoundError, TransientError } from '../../../controller/src/errors.ts';
-import type { LogReader, RunRef, RunStore, StoredRun } from '../ports.ts';
+import { API_VERSION, KIND } from '../../../contract/apis/v1alpha1/index.ts';
+import { AppError, ConflictError, NotFoundError, TransientError } from '../../../contract/errors.ts';
+import type { LogReader, RunRef, RunStore, StoredRun } from '../../../contract/ports.ts';
 import { SOURCE_API, SOURCE_LABEL, WEBHOOK_ANNOTATION, isApiRun, isFacadeId, newRunName } from './names.ts';
 import type { RunKind } from './names.ts';
 import { outputOf } from './run-output.ts';

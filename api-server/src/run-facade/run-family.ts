@@ -2,7 +2,7 @@
 // services they share — one store watch, the facade, the webhook dispatcher — with their
 // lifecycle tied to the app's (watch opens on ready; waits and streams end on close, runs go on).
 import type { FastifyPluginAsync } from 'fastify';
-import type { LogReader, RunStore, WebhookSettings } from '../ports.ts';
+import type { LogReader, RunStore, WebhookSettings } from '../../../contract/ports.ts';
 import { jobRoutes } from '../routes/jobs.ts';
 import { runRoutes } from '../routes/run.ts';
 import { streamRoutes } from '../routes/stream.ts';

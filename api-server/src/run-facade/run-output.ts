@@ -2,7 +2,7 @@
 // the controller always runs stream-json and keeps a bounded result in status, so the facade
 // renders: text → the result text (from the persisted log when status had to truncate it),
 // json → the CLI's result event (what `--output-format json` prints), stream-json → every line.
-import type { LogReader, StoredRun } from '../ports.ts';
+import type { LogReader, StoredRun } from '../../../contract/ports.ts';
 import { outputFormatOf } from './run-view.ts';
 
 /** Upper bound of an output assembled from the log; beyond it the text is cut (the log stays whole). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ValidationError } from '../../../controller/src/errors.ts';
+import { ValidationError } from '../../../contract/errors.ts';
 import { PROMPT_REQUIRED, STREAM_PROMPT_REQUIRED, parseRunRequest, parseStreamQuery, toRequestPath } from './run-request.ts';
 
 const SESSION = '0b0f6c1e-8a55-4c1b-9d7e-2f3a4b5c6d7e';

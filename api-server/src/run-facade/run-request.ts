@@ -4,7 +4,7 @@
 // ignored, as Go's JSON decoder does.
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import type { AgentRunSpec, ClaudeOptions, PodmanOptions } from '../../../controller/src/apis/v1alpha1/index.ts';
+import type { AgentRunSpec, ClaudeOptions, PodmanOptions } from '../../../contract/apis/v1alpha1/index.ts';
 import {
   AgentRunSpecSchema,
   CLAUDE_OPTIONS_CAMEL_TO_SNAKE,
@@ -16,8 +16,8 @@ import {
   SessionIdSchema,
   claudeOptionsFromSnake,
   podmanOptionsFromSnake,
-} from '../../../controller/src/apis/v1alpha1/index.ts';
-import { ValidationError } from '../../../controller/src/errors.ts';
+} from '../../../contract/apis/v1alpha1/index.ts';
+import { ValidationError } from '../../../contract/errors.ts';
 
 /** Gin's binder text for a missing or empty prompt (checklist item 7), verbatim: clients match on it. */
 export const PROMPT_REQUIRED = "Invalid request: Key: 'RunRequest.Prompt' Error:Field validation for 'Prompt' failed on the 'required' tag";

@@ -2,7 +2,7 @@
 // (a reconnecting client replays nothing twice and loses nothing), then the final event once the
 // status says the run is finished. The log, not the container, is the source, so a stream can be
 // re-attached at any time while the run goes on.
-import type { LogReader, StoredRun } from '../ports.ts';
+import type { LogReader, StoredRun } from '../../../contract/ports.ts';
 import type { RunFacade } from './run-facade.ts';
 import { crashInfoOf, failureOf, jobStatusOf, sessionIdOf, usageOf } from './run-view.ts';
 import { eventFrame, formatEventId, lineFrame } from './sse.ts';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { AgentRunStatus, Phase } from '../../../controller/src/apis/v1alpha1/index.ts';
-import { conditionsFor } from '../../../controller/src/apis/v1alpha1/index.ts';
-import type { LogReader, StoredRun } from '../ports.ts';
+import type { AgentRunStatus, Phase } from '../../../contract/apis/v1alpha1/index.ts';
+import { conditionsFor } from '../../../contract/apis/v1alpha1/index.ts';
+import type { LogReader, StoredRun } from '../../../contract/ports.ts';
 import { outputOf } from './run-output.ts';
 import { crashInfoOf, failureOf, jobStatusOf, toRfc3339Seconds, updatedAtOf, usageOf } from './run-view.ts';
 

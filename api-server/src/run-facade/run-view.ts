@@ -2,8 +2,8 @@
 // flat usage, timestamps, and what a failed run answers. Pure functions over a stored run; the
 // only place these mappings are decided (docs/compatibility.md has the table).
 import { z } from 'zod';
-import { Reasons, isTerminalPhase, reasonOf } from '../../../controller/src/apis/v1alpha1/index.ts';
-import type { StoredRun } from '../ports.ts';
+import { Reasons, isTerminalPhase, reasonOf } from '../../../contract/apis/v1alpha1/index.ts';
+import type { StoredRun } from '../../../contract/ports.ts';
 import type { CrashInfo, JobStatus, Usage } from './schemas.ts';
 
 /** Failed reasons Stromboli calls a crash (a signal, exit > 128, or its timeout): HTTP 200, status "crashed". */

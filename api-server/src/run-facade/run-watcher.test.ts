@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { AgentRunStatus } from '../../../controller/src/apis/v1alpha1/index.ts';
-import { conditionsFor } from '../../../controller/src/apis/v1alpha1/index.ts';
-import { MemoryStore } from '../../../controller/src/store/memory-store.ts';
-import type { RunStore, StoredRun } from '../ports.ts';
+import type { AgentRunStatus } from '../../../contract/apis/v1alpha1/index.ts';
+import { conditionsFor } from '../../../contract/apis/v1alpha1/index.ts';
+import { MemoryStore } from '../../../contract/store/memory-store.ts';
+import type { RunStore, StoredRun } from '../../../contract/ports.ts';
 import { RunWatcher } from './run-watcher.ts';
 import type { RunEvent } from './run-watcher.ts';
 

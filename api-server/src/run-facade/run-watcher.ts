@@ -4,8 +4,8 @@
 // Waiting is watch + get, never a poll loop; a slow resync get guards against a watch that
 // stalls without an error (kubernetes-client/javascript#596, #958).
 import type { FastifyBaseLogger } from 'fastify';
-import { NotFoundError } from '../../../controller/src/errors.ts';
-import type { RunRef, RunStore, StoredRun } from '../ports.ts';
+import { NotFoundError } from '../../../contract/errors.ts';
+import type { RunRef, RunStore, StoredRun } from '../../../contract/ports.ts';
 import { isFinished } from './run-view.ts';
 
 export interface RunEvent {

@@ -1,9 +1,9 @@
 // Webhooks of async jobs, end to end inside the run family: submit → the fake controller ends
 // the run → the dispatcher (watching the store) sends one signed payload.
 import { afterEach, describe, expect, it } from 'vitest';
-import type { AgentRunStatus } from '../../../controller/src/apis/v1alpha1/index.ts';
-import { conditionsFor } from '../../../controller/src/apis/v1alpha1/index.ts';
-import { MemoryStore } from '../../../controller/src/store/memory-store.ts';
+import type { AgentRunStatus } from '../../../contract/apis/v1alpha1/index.ts';
+import { conditionsFor } from '../../../contract/apis/v1alpha1/index.ts';
+import { MemoryStore } from '../../../contract/store/memory-store.ts';
 import { startTestBed } from './facade-test-bed.ts';
 import type { TestBed } from './facade-test-bed.ts';
 import { SOURCE_API, SOURCE_LABEL, WEBHOOK_ANNOTATION } from './names.ts';

@@ -2,7 +2,7 @@
 // that created the job, so it also fires for a job whose run ended after the client left, or that
 // was cancelled (with status "cancelled"). State is in memory: a run that ended while no facade
 // was watching gets no webhook, and pending retries die with the process (docs/compatibility.md).
-import type { StoredRun } from '../ports.ts';
+import type { StoredRun } from '../../../contract/ports.ts';
 import { WEBHOOK_ANNOTATION, isApiRun } from './names.ts';
 import { isFinished } from './run-view.ts';
 import type { FacadeLogger, RunEvent, RunWatcher } from './run-watcher.ts';

@@ -5,7 +5,7 @@
 import { lookup as dnsLookup } from 'node:dns';
 import { BlockList, isIP, isIPv4 } from 'node:net';
 import type { LookupFunction } from 'node:net';
-import { ValidationError } from '../../../controller/src/errors.ts';
+import { ValidationError } from '../../../contract/errors.ts';
 
 /** Resolves a host name to every address it has. */
 export type ResolveHost = (hostname: string) => Promise<string[]>;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { AgentRunSpec, AgentRunStatus } from '../apis/v1alpha1/index.ts';
+import type { AgentRunSpec, AgentRunStatus } from '../../../contract/apis/v1alpha1/index.ts';
 import type { AttemptRecord, ObservedContainer } from '../runner/types.ts';
 import { summarizeTranscript } from '../runner/stream-json.ts';
 import { DEFAULT_DEADLINE_SECONDS, conclude, deadlineSeconds, decide, signalOf } from './phases.ts';

@@ -1,9 +1,9 @@
 // The pure heart of the AgentRun reconciler: from what is declared and what is observed, decide
 // the one next action (decide), and how an ended attempt concludes (conclude). No I/O here;
 // docs/reconcile.md is the specification, phases.test.ts its table.
-import type { AgentRunSpec, AgentRunStatus, Phase } from '../apis/v1alpha1/index.ts';
-import { Reasons, isTerminalPhase } from '../apis/v1alpha1/index.ts';
-import { parseDuration } from '../apis/v1alpha1/podman.ts';
+import type { AgentRunSpec, AgentRunStatus, Phase } from '../../../contract/apis/v1alpha1/index.ts';
+import { Reasons, isTerminalPhase } from '../../../contract/apis/v1alpha1/index.ts';
+import { parseDuration } from '../../../contract/apis/v1alpha1/podman.ts';
 import type { AttemptRecord, ObservedContainer } from '../runner/types.ts';
 
 /** The finalizer that guarantees a deleted run's container is stopped and removed. */

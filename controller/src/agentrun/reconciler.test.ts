@@ -1,12 +1,12 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { AgentRunStatus } from '../apis/v1alpha1/index.ts';
-import { API_VERSION, KIND, getCondition, reasonOf } from '../apis/v1alpha1/index.ts';
-import { TerminalError } from '../errors.ts';
+import type { AgentRunStatus } from '../../../contract/apis/v1alpha1/index.ts';
+import { API_VERSION, KIND, getCondition, reasonOf } from '../../../contract/apis/v1alpha1/index.ts';
+import { TerminalError } from '../../../contract/errors.ts';
 import type { ReconcileContext, ReconcileResult } from '../reconcile/types.ts';
 import { FakeAgentRunner, successTranscript } from '../runner/fake-runner.ts';
-import { MemoryStore } from '../store/memory-store.ts';
-import type { ResourceRef, ResourceStore } from '../store/store.ts';
-import { keyOf } from '../store/store.ts';
+import { MemoryStore } from '../../../contract/store/memory-store.ts';
+import type { ResourceRef, ResourceStore } from '../../../contract/store/store.ts';
+import { keyOf } from '../../../contract/store/store.ts';
 import { CLEANUP_FINALIZER } from './phases.ts';
 import { AgentRunReconciler } from './reconciler.ts';
 import { Slots } from './slots.ts';

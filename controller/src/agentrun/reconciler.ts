@@ -1,15 +1,15 @@
 // AgentRunReconciler: read the run and its container, decide (phases.ts), act through the
 // AgentRunner, write the status once. Level-based: it never asks which event brought it here.
 import { randomUUID } from 'node:crypto';
-import type { AgentRunSpec, AgentRunStatus } from '../apis/v1alpha1/index.ts';
-import { AgentRunSpecSchema, Reasons, describeZodError, reasonOf } from '../apis/v1alpha1/index.ts';
-import { AppError, NotFoundError, TerminalError } from '../errors.ts';
+import type { AgentRunSpec, AgentRunStatus } from '../../../contract/apis/v1alpha1/index.ts';
+import { AgentRunSpecSchema, Reasons, describeZodError, reasonOf } from '../../../contract/apis/v1alpha1/index.ts';
+import { AppError, NotFoundError, TerminalError } from '../../../contract/errors.ts';
 import type { ReconcileContext, ReconcileResult, Reconciler } from '../reconcile/types.ts';
 import { Labels, containerName } from '../runner/names.ts';
 import type { RunIdentity } from '../runner/names.ts';
 import type { AgentRunner, AttemptRecord, ObservedContainer } from '../runner/types.ts';
-import type { Resource, ResourceStore } from '../store/store.ts';
-import { refFromKey, refOf } from '../store/store.ts';
+import type { Resource, ResourceStore } from '../../../contract/store/store.ts';
+import { refFromKey, refOf } from '../../../contract/store/store.ts';
 import { CLEANUP_FINALIZER, conclude, deadlineSeconds, decide } from './phases.ts';
 import type { Conclusion } from './phases.ts';
 import type { Slots } from './slots.ts';

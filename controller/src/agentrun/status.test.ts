@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { getCondition } from '../apis/v1alpha1/index.ts';
-import { clearSecretValues, registerSecretValue } from '../redact.ts';
+import { getCondition } from '../../../contract/apis/v1alpha1/index.ts';
+import { clearSecretValues, registerSecretValue } from '../../../contract/redact.ts';
 import { summarizeTranscript } from '../runner/stream-json.ts';
 import { attemptFacts, nextStatus } from './status.ts';
 

@@ -1,10 +1,10 @@
 // Building an AgentRun's status: the one place that turns a decision (phase, reason, message)
 // and an ended attempt's facts into the status the reconciler writes. Pure: no I/O.
-import type { AgentRunStatus, Phase } from '../apis/v1alpha1/index.ts';
-import { MAX_RESULT_CHARS, conditionsFor } from '../apis/v1alpha1/index.ts';
-import { boundedMessage } from '../errors.ts';
+import type { AgentRunStatus, Phase } from '../../../contract/apis/v1alpha1/index.ts';
+import { MAX_RESULT_CHARS, conditionsFor } from '../../../contract/apis/v1alpha1/index.ts';
+import { boundedMessage } from '../../../contract/errors.ts';
 import { CommandError } from '../exec/command-error.ts';
-import { scrub } from '../redact.ts';
+import { scrub } from '../../../contract/redact.ts';
 import type { AttemptRecord, ObservedContainer } from '../runner/types.ts';
 import { signalOf } from './phases.ts';
 

@@ -3,7 +3,7 @@
 // server's environment (a gateway that authenticates for the containers).
 // /health is public and not rate-limited, so checks are coalesced and cached briefly: a flood of
 // probes cannot fork a podman process each.
-import { boundedMessage } from '../errors.ts';
+import { boundedMessage } from '../../../contract/errors.ts';
 import type { PodmanClient } from '../podman/client.ts';
 
 export interface HealthComponent {

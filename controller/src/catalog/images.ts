@@ -1,7 +1,7 @@
 // Local images as the API shows them (Stromboli's image discovery): one row per name, ranked by
 // how well it runs the Claude CLI. Only local storage is read: this product has no registry, so
 // nothing is ever searched or pulled.
-import { ValidationError } from '../errors.ts';
+import { ValidationError } from '../../../contract/errors.ts';
 import type { PodmanClient } from '../podman/client.ts';
 import type { ImageSummary } from '../podman/parse.ts';
 

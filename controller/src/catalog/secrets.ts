@@ -1,6 +1,6 @@
 // User secrets for runs' secretsEnv, kept as podman secrets: list, read metadata, create, delete.
 // Values go to podman through PodmanClient (never argv, never logged) and never come back.
-import { AppError, ValidationError } from '../errors.ts';
+import { AppError, ValidationError } from '../../../contract/errors.ts';
 import type { PodmanClient } from '../podman/client.ts';
 
 /** Secret names the API accepts: Stromboli's pattern, minus a leading '-' (podman would read it as a flag). */

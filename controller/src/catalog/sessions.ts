@@ -3,9 +3,9 @@
 // run is still using (its directory is that container's HOME).
 import { lstat } from 'node:fs/promises';
 import { z } from 'zod';
-import { isTerminalPhase } from '../apis/v1alpha1/index.ts';
-import type { Phase } from '../apis/v1alpha1/index.ts';
-import { ConflictError } from '../errors.ts';
+import { isTerminalPhase } from '../../../contract/apis/v1alpha1/index.ts';
+import type { Phase } from '../../../contract/apis/v1alpha1/index.ts';
+import { ConflictError } from '../../../contract/errors.ts';
 import type { SessionDirs } from '../runner/session.ts';
 import { findTranscript, parseHistoryLine, readTranscriptLines, titleOf } from './session-history.ts';
 import type { HistoryMessage } from './session-history.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ClaudeOptionsSchema } from '../apis/v1alpha1/claude.ts';
-import type { ClaudeOptions } from '../apis/v1alpha1/claude.ts';
+import { ClaudeOptionsSchema } from '../../../contract/apis/v1alpha1/claude.ts';
+import type { ClaudeOptions } from '../../../contract/apis/v1alpha1/claude.ts';
 import { buildClaudeArgs, claudeEnv, formatUsd, toCompactJson } from './args.ts';
 
 const SESSION = '5f0c8a9e-3b1d-4e2a-9c47-1d2e3f4a5b6c';

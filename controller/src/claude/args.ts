@@ -2,7 +2,7 @@
 // internal/claude builder (reference §2), so a run behaves as it would under Stromboli.
 // One deliberate difference: the prompt goes last, after `--`, instead of right after `-p`
 // (see buildClaudeArgs). The argv never contains the word `claude`; the runner adds it.
-import type { ClaudeOptions } from '../apis/v1alpha1/claude.ts';
+import type { ClaudeOptions } from '../../../contract/apis/v1alpha1/claude.ts';
 
 /** What one CLI invocation needs: the prompt, the session flags and the validated options. */
 export interface ClaudeArgsInput {

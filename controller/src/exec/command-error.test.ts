@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AppError, isAppError } from '../errors.ts';
+import { AppError, isAppError } from '../../../contract/errors.ts';
 import { CommandError, DETAILS_ARG_MAX_CHARS, STDERR_TAIL_BYTES, tailBytes } from './command-error.ts';
 import type { ExecResult } from './executor.ts';
 

@@ -2,7 +2,7 @@
 // Executor itself never throws for a non-zero exit; callers decide from ExecResult and, when
 // they give up, throw this with everything needed to debug and nothing secret.
 
-import { AppError } from '../errors.ts';
+import { AppError } from '../../../contract/errors.ts';
 import { redactArgv } from './executor.ts';
 import type { ExecResult } from './executor.ts';
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { AppError, TerminalError, ValidationError } from '../errors.ts';
+import { AppError, TerminalError, ValidationError } from '../../../contract/errors.ts';
 import { CommandError } from '../exec/command-error.ts';
 import { FakeExecutor } from '../exec/fake-executor.ts';
 import { DEFAULT_COMMAND_TIMEOUT_MS, PodmanClient, PodmanUnavailableError, SECRET_VALUE_ENV } from './client.ts';

@@ -11,7 +11,7 @@
 //   - 126 / 127 come from the Executor when the podman binary cannot be run; from `podman run`
 //     they mean the container's command is not executable / not found.
 
-import { AppError, TerminalError, ValidationError } from '../errors.ts';
+import { AppError, TerminalError, ValidationError } from '../../../contract/errors.ts';
 import { CommandError } from '../exec/command-error.ts';
 import type { ExecResult, Executor, StreamHandle } from '../exec/executor.ts';
 import { parseContainerId, parseContainerInspect, parseContainerList, parseImageList, parseSecretList, parseWaitExitCode } from './parse.ts';

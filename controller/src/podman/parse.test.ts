@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ValidationError } from '../errors.ts';
+import { ValidationError } from '../../../contract/errors.ts';
 import {
   parseContainerId,
   parseContainerInspect,

@@ -3,7 +3,7 @@
 // the controller works with. Nothing outside this file reads podman's raw field names.
 
 import { z } from 'zod';
-import { ValidationError } from '../errors.ts';
+import { ValidationError } from '../../../contract/errors.ts';
 
 /** Our view of a container's lifecycle; podman's finer states fold into these (toContainerStatus). */
 export const ContainerStatuses = ['created', 'running', 'exited', 'stopped', 'paused', 'unknown'] as const;

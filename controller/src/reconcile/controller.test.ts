@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ConflictError, TerminalError, TransientError } from '../errors.ts';
-import type { Resource, StoreEvent } from '../store/store.ts';
+import { ConflictError, TerminalError, TransientError } from '../../../contract/errors.ts';
+import type { Resource, StoreEvent } from '../../../contract/store/store.ts';
 import { RESYNC_PRIORITY, runController } from './controller.ts';
 import type { ControllerHandle, ControllerOptions, ControllerStore } from './controller.ts';
 import { FakeLogger } from './fake-logger.ts';

@@ -4,9 +4,9 @@
 // each attempt ended into a requeue and one log line. A reconciler failure never escapes the loop.
 
 import { randomBytes } from 'node:crypto';
-import { TerminalError, isAppError } from '../errors.ts';
-import { keyOf as keyOfRef, refOf } from '../store/store.ts';
-import type { Resource, ResourceStore, StoreEvent } from '../store/store.ts';
+import { TerminalError, isAppError } from '../../../contract/errors.ts';
+import { keyOf as keyOfRef, refOf } from '../../../contract/store/store.ts';
+import type { Resource, ResourceStore, StoreEvent } from '../../../contract/store/store.ts';
 import { createBackoff } from './backoff.ts';
 import type { BackoffOptions } from './backoff.ts';
 import { WorkQueue, systemClock } from './queue.ts';

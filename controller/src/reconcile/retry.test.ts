@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConflictError, TerminalError, TransientError } from '../errors.ts';
+import { ConflictError, TerminalError, TransientError } from '../../../contract/errors.ts';
 import { createBackoff } from './backoff.ts';
 import { decideRetry, toError } from './retry.ts';
 import type { Settled } from './retry.ts';

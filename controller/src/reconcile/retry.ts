@@ -2,7 +2,7 @@
 // switch of CR:pkg/internal/controller/controller.go, with kopf's error classes). Pure: the
 // controller applies the decision to the queue and the log.
 
-import { ConflictError, TerminalError, TransientError, boundedMessage } from '../errors.ts';
+import { ConflictError, TerminalError, TransientError, boundedMessage } from '../../../contract/errors.ts';
 import type { Backoff } from './backoff.ts';
 
 /** Metric label of one finished reconcile. */

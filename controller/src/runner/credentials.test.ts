@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { clearSecretValues, scrub } from '../redact.ts';
+import { clearSecretValues, scrub } from '../../../contract/redact.ts';
 import { credentialSecretNames, syncCredentialSecrets } from './credentials.ts';
 
 const CredentialSecretNames = credentialSecretNames('embedded-test');

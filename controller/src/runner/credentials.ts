@@ -3,7 +3,7 @@
 // credentials file) into podman secrets it owns, replacing stale ones, and registers the values
 // for scrubbing. Values never go to argv, container env listings, logs or status.
 import { readFile } from 'node:fs/promises';
-import { registerSecretValue } from '../redact.ts';
+import { registerSecretValue } from '../../../contract/redact.ts';
 import type { CredentialSecret } from './podman-runner.ts';
 import { CONTAINER_HOME } from './podman-runner.ts';
 

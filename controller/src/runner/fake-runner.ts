@@ -1,7 +1,7 @@
 // FakeAgentRunner: in-memory containers with scriptable endings, for reconciler unit tests and
 // the Kubernetes suite (which tests the API server, not podman). It behaves like the real runner
 // where the reconciler can tell: idempotent start, adoption by name, logs kept after remove.
-import { TerminalError } from '../errors.ts';
+import { TerminalError } from '../../../contract/errors.ts';
 import { Labels, containerLabels } from './names.ts';
 import type { RunIdentity } from './names.ts';
 import { summarizeTranscript } from './stream-json.ts';

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { TerminalError } from '../errors.ts';
+import { TerminalError } from '../../../contract/errors.ts';
 import { FakeExecutor } from '../exec/fake-executor.ts';
 import { PodmanClient } from '../podman/client.ts';
 import { LogStore } from './log-store.ts';

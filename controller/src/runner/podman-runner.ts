@@ -1,9 +1,9 @@
 // AgentRunner over podman: one prepare step turns a StartRequest into a PodmanRunSpec (safe
 // defaults, allowlisted volumes, the session HOME, secrets by name only), then the podman client
 // runs it detached. Output is persisted by one log follower per container.
-import { TerminalError } from '../errors.ts';
+import { TerminalError } from '../../../contract/errors.ts';
 import { CommandError } from '../exec/command-error.ts';
-import { Reasons } from '../apis/v1alpha1/index.ts';
+import { Reasons } from '../../../contract/apis/v1alpha1/index.ts';
 import { buildClaudeArgs, claudeEnv } from '../claude/args.ts';
 import { buildPodmanRunArgs } from '../podman/args.ts';
 import type { PodmanRunSpec } from '../podman/args.ts';

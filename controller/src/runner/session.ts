@@ -2,8 +2,8 @@
 // mounted as the container HOME so `claude --resume` finds its transcript across runs.
 import { chown, cp, lchown, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
-import { SessionIdSchema } from '../apis/v1alpha1/index.ts';
-import { ValidationError } from '../errors.ts';
+import { SessionIdSchema } from '../../../contract/apis/v1alpha1/index.ts';
+import { ValidationError } from '../../../contract/errors.ts';
 
 export interface SessionDirsOptions {
   /** Parent of every session directory, e.g. <stateDir>/sessions. */

@@ -1,6 +1,6 @@
 // The AgentRunner seam: what the reconciler needs from "something that runs agent containers".
 // PodmanAgentRunner is the real one; FakeAgentRunner (fake-runner.ts) is the in-memory fake.
-import type { AgentRunSpec } from '../apis/v1alpha1/index.ts';
+import type { AgentRunSpec } from '../../../contract/apis/v1alpha1/index.ts';
 import type { RunIdentity } from './names.ts';
 import type { TranscriptSummary } from './stream-json.ts';
 

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, realpath, rm, symlink, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TerminalError } from '../errors.ts';
+import { TerminalError } from '../../../contract/errors.ts';
 import {
   ALLOWED_MOUNT_OPTIONS,
   BLOCKED_CONTAINER_PATHS,

@@ -4,8 +4,8 @@
 // allowed patterns. Every refusal is a TerminalError: retrying cannot make a path allowed.
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
-import { TerminalError } from '../errors.ts';
-import { Reasons } from '../apis/v1alpha1/conditions.ts';
+import { TerminalError } from '../../../contract/errors.ts';
+import { Reasons } from '../../../contract/apis/v1alpha1/conditions.ts';
 
 /** Reasons recorded on the run's Succeeded condition for each kind of refusal (the one list lives in conditions.ts). */
 export const WorkspaceReasons = {

@@ -4,7 +4,7 @@
 // Run: npx vitest run --project podman controller/test/e2e/concurrency.int.test.ts
 import { rm } from 'node:fs/promises';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { reasonOf } from '../../src/apis/v1alpha1/index.ts';
+import { reasonOf } from '../../../contract/apis/v1alpha1/index.ts';
 import { Cleanup } from '../helpers/cleanup.ts';
 import { startTestServer } from '../helpers/embedded-server.ts';
 import { Labels, containerEvents, containersOfRun, ensureFakeImage, runningContainersOf } from '../helpers/podman.ts';

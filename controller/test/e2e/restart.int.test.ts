@@ -7,7 +7,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseSpec } from '../../src/agentrun/reconciler.ts';
-import { ownerOf } from '../../src/embedded.ts';
+import { ownerOf } from '../../../cmd/serve.ts';
 import { ExecaExecutor } from '../../src/exec/execa-executor.ts';
 import { buildPodmanRunArgs } from '../../src/podman/args.ts';
 import { PodmanClient } from '../../src/podman/client.ts';

@@ -6,7 +6,7 @@
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { getCondition } from '../../src/apis/v1alpha1/index.ts';
+import { getCondition } from '../../../contract/apis/v1alpha1/index.ts';
 import { containerName } from '../../src/runner/names.ts';
 import { Cleanup } from '../helpers/cleanup.ts';
 import { startTestServer } from '../helpers/embedded-server.ts';

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { onTestFailed } from 'vitest';
-import { ownerOf } from '../../src/embedded.ts';
+import { ownerOf } from '../../../cmd/serve.ts';
 import type { Cleanup } from './cleanup.ts';
 import { LogLines } from './embedded-server.ts';
 import { removeContainersOfOwner } from './podman.ts';

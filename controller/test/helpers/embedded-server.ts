@@ -3,13 +3,13 @@
 // and removes every container it created (by its owner label).
 import { Writable } from 'node:stream';
 import { onTestFailed } from 'vitest';
-import type { AgentRunStatus } from '../../src/apis/v1alpha1/index.ts';
+import type { AgentRunStatus } from '../../../contract/apis/v1alpha1/index.ts';
 import { ServeConfigSchema } from '../../src/config.ts';
 import type { ServeConfigInput } from '../../src/config.ts';
-import { ownerOf, startEmbedded } from '../../src/embedded.ts';
-import type { EmbeddedServer } from '../../src/embedded.ts';
+import { ownerOf, startEmbedded } from '../../../cmd/serve.ts';
+import type { EmbeddedServer } from '../../../cmd/serve.ts';
 import { createLogger } from '../../src/log.ts';
-import type { Resource } from '../../src/store/store.ts';
+import type { Resource } from '../../../contract/store/store.ts';
 import type { Cleanup } from './cleanup.ts';
 import { removeContainersOfOwner } from './podman.ts';
 import { CONTAINERS_CONF, FAKE_IMAGE } from './repo.ts';

@@ -4,11 +4,11 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect, vi } from 'vitest';
 import { stringify } from 'yaml';
-import type { AgentRunStatus, Phase } from '../../src/apis/v1alpha1/index.ts';
-import { API_VERSION, KIND, isTerminalPhase, reasonOf } from '../../src/apis/v1alpha1/index.ts';
-import { CliError } from '../../src/cli/client.ts';
-import { main } from '../../src/cli/main.ts';
-import { NotFoundError } from '../../src/errors.ts';
+import type { AgentRunStatus, Phase } from '../../../contract/apis/v1alpha1/index.ts';
+import { API_VERSION, KIND, isTerminalPhase, reasonOf } from '../../../contract/apis/v1alpha1/index.ts';
+import { CliError } from '../../../cmd/cli/client.ts';
+import { main } from '../../../cmd/stromboli.ts';
+import { NotFoundError } from '../../../contract/errors.ts';
 import type { Run } from './embedded-server.ts';
 import { FAKE_IMAGE } from './repo.ts';
 

@@ -2,7 +2,7 @@
 // recipes under images/, locally, without any registry. The recipes are shell scripts run
 // through the Executor; their progress lines are passed through.
 import { fileURLToPath } from 'node:url';
-import { ExecaExecutor } from '../exec/execa-executor.ts';
+import { ExecaExecutor } from '../../controller/src/exec/execa-executor.ts';
 import { CliError } from './client.ts';
 
 /** The image references the recipes produce. */
@@ -10,7 +10,7 @@ export const AGENT_IMAGE = 'localhost/stromboli/agent:latest';
 export const FAKE_IMAGE = 'localhost/stromboli/fake-claude:latest';
 
 export async function buildImage(options: { fake: boolean; out: (text: string) => void }): Promise<void> {
-  const script = fileURLToPath(new URL(`../../../images/${options.fake ? 'fake-claude' : 'agent'}/build.sh`, import.meta.url));
+  const script = fileURLToPath(new URL(`../../images/${options.fake ? 'fake-claude' : 'agent'}/build.sh`, import.meta.url));
   const executor = new ExecaExecutor();
   const handle = executor.stream(['bash', script]);
   for await (const line of handle.lines) options.out(`${line}\n`);

@@ -1,7 +1,7 @@
 // What the routes need from the rest of the system, as narrow interfaces. main.ts wires the
 // concrete store and log reader behind them; tests pass fakes. The facade writes specs and reads
 // status: nothing here starts a container.
-import type { AgentRunStatus } from '../../controller/src/apis/v1alpha1/index.ts';
+import type { AgentRunStatus } from './apis/v1alpha1/index.ts';
 
 export interface RunRef {
   namespace: string;

@@ -4,32 +4,31 @@
 import { createHash } from 'node:crypto';
 import { realpath, mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../../api-server/src/app.ts';
-import { setupAuth } from '../../api-server/src/auth/setup.ts';
-import { Metrics, listenMetrics } from '../../api-server/src/plugins/metrics.ts';
-import type { MetricsListener } from '../../api-server/src/plugins/metrics.ts';
-import type { LogReader, StoredRun, WebhookSettings } from '../../api-server/src/ports.ts';
-import type { AgentRunStatus } from './apis/v1alpha1/index.ts';
-import { isTerminalPhase } from './apis/v1alpha1/index.ts';
-import { AgentRunReconciler, parseSpec } from './agentrun/reconciler.ts';
-import { Slots } from './agentrun/slots.ts';
-import { HealthChecker, ImageCatalog, SecretCatalog, SessionCatalog, sessionInUse } from './catalog/index.ts';
-import type { ServeConfig } from './config.ts';
-import { ExecaExecutor } from './exec/execa-executor.ts';
-import type { RootLogger } from './log.ts';
-import { PodmanClient } from './podman/client.ts';
-import { runController } from './reconcile/controller.ts';
-import type { ControllerHandle } from './reconcile/controller.ts';
-import { LogStore } from './runner/log-store.ts';
-import { tailLines } from './runner/log-tail.ts';
-import { Labels } from './runner/names.ts';
-import { PodmanAgentRunner } from './runner/podman-runner.ts';
-import { credentialSecretNames, syncCredentialSecrets } from './runner/credentials.ts';
-import { SessionDirs } from './runner/session.ts';
-import { FileStore } from './store/file-store.ts';
-import type { ResourceStore } from './store/store.ts';
-import { keyOf, refOf } from './store/store.ts';
+import { buildApp } from '../api-server/src/app.ts';
+import { setupAuth } from '../api-server/src/auth/setup.ts';
+import { Metrics, listenMetrics } from '../api-server/src/plugins/metrics.ts';
+import type { MetricsListener } from '../api-server/src/plugins/metrics.ts';
+import type { LogReader, StoredRun, WebhookSettings } from '../contract/ports.ts';
+import type { AgentRunStatus } from '../contract/apis/v1alpha1/index.ts';
+import { isTerminalPhase } from '../contract/apis/v1alpha1/index.ts';
+import { AgentRunReconciler, parseSpec } from '../controller/src/agentrun/reconciler.ts';
+import { Slots } from '../controller/src/agentrun/slots.ts';
+import { HealthChecker, ImageCatalog, SecretCatalog, SessionCatalog, sessionInUse } from '../controller/src/catalog/index.ts';
+import type { ServeConfig } from '../controller/src/config.ts';
+import { ExecaExecutor } from '../controller/src/exec/execa-executor.ts';
+import type { RootLogger } from '../controller/src/log.ts';
+import { PodmanClient } from '../controller/src/podman/client.ts';
+import { runController } from '../controller/src/reconcile/controller.ts';
+import type { ControllerHandle } from '../controller/src/reconcile/controller.ts';
+import { LogStore } from '../controller/src/runner/log-store.ts';
+import { tailLines } from '../controller/src/runner/log-tail.ts';
+import { Labels } from '../controller/src/runner/names.ts';
+import { PodmanAgentRunner } from '../controller/src/runner/podman-runner.ts';
+import { credentialSecretNames, syncCredentialSecrets } from '../controller/src/runner/credentials.ts';
+import { SessionDirs } from '../controller/src/runner/session.ts';
+import { FileStore } from '../controller/src/store/file/file-store.ts';
+import type { ResourceStore } from '../contract/store/store.ts';
+import { keyOf, refOf } from '../contract/store/store.ts';
 
 /** How often logs of deleted runs are looked at for removal. */
 const LOG_SWEEP_MS = 60 * 60 * 1000;
@@ -37,7 +36,7 @@ const LOG_SWEEP_MS = 60 * 60 * 1000;
 export interface EmbeddedServer {
   /** Where the API listens, e.g. http://127.0.0.1:8585. */
   url: string;
-  app: FastifyInstance;
+  app: Awaited<ReturnType<typeof buildApp>>;
   store: FileStore<AgentRunStatus>;
   controller: ControllerHandle;
   /** The owner label of this server's containers (and the prefix of its podman secrets' names). */
@@ -115,7 +114,7 @@ function webhookSettingsFrom(env: Readonly<Record<string, string | undefined>>):
 
 /** The version in package.json, shown by /health and the OpenAPI document. */
 async function packageVersion(): Promise<string> {
-  const pkg: unknown = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8'));
+  const pkg: unknown = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'));
   return typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string' ? pkg.version : '0.0.0-dev';
 }
 

@@ -10,9 +10,9 @@ import type { ProblemReport } from './file-problems.ts';
 import { issueText } from './file-problems.ts';
 import type { FileStoreSettings } from './file-store-options.ts';
 import { ifMissing } from './fs-errors.ts';
-import { newResource, StringMapSchema, toRfc3339 } from './object-rules.ts';
-import type { ObjectMeta, Resource, ResourceRef } from './store.ts';
-import { keyOf } from './store.ts';
+import { newResource, StringMapSchema, toRfc3339 } from '../../../../contract/store/object-rules.ts';
+import type { ObjectMeta, Resource, ResourceRef } from '../../../../contract/store/store.ts';
+import { keyOf } from '../../../../contract/store/store.ts';
 
 /** `<name>.json` must fit in a 255-byte file name, so names are shorter than Kubernetes' 253. */
 export const MAX_NAME_LENGTH = 250;

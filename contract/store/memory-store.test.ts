@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { isAppError } from '../errors.ts';
 import { MemoryStore } from './memory-store.ts';
-import type { ConformanceStatus } from './store-conformance.ts';
-import { CONFORMANCE_API_VERSION, CONFORMANCE_KIND, describeStoreConformance } from './store-conformance.ts';
+import type { ConformanceStatus } from './conformance.ts';
+import { CONFORMANCE_API_VERSION, CONFORMANCE_KIND, describeStoreConformance } from './conformance.ts';
 
 describeStoreConformance('MemoryStore', () => ({ store: new MemoryStore<ConformanceStatus>() }));
 

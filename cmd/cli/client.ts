@@ -3,8 +3,8 @@
 // throw CliError with one clear line.
 import { readFile } from 'node:fs/promises';
 import { parseAllDocuments, stringify } from 'yaml';
-import type { AgentRunStatus } from '../apis/v1alpha1/index.ts';
-import { API_VERSION, reasonOf } from '../apis/v1alpha1/index.ts';
+import type { AgentRunStatus } from '../../contract/apis/v1alpha1/index.ts';
+import { API_VERSION, reasonOf } from '../../contract/apis/v1alpha1/index.ts';
 
 /** A failure the CLI reports as one line and a non-zero exit. */
 export class CliError extends Error {

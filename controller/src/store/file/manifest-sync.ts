@@ -3,17 +3,17 @@
 // and "Deletion"). The store feeds it changed files; it writes through the store's host calls.
 
 import { join } from 'node:path';
-import { canonicalJson } from './canonical-json.ts';
+import { canonicalJson } from '../../../../contract/store/canonical-json.ts';
 import type { FileProblem, ProblemReport } from './file-problems.ts';
 import { errorText } from './file-problems.ts';
 import type { FileStoreSettings } from './file-store-options.ts';
 import type { ManifestDoc } from './manifest-file.ts';
 import { readManifest } from './manifest-file.ts';
-import { compareStrings } from './object-list.ts';
+import { compareStrings } from '../../../../contract/store/object-list.ts';
 import type { StoredRecord } from './state-records.ts';
 import { newRecord } from './state-records.ts';
-import type { Resource } from './store.ts';
-import { keyOf } from './store.ts';
+import type { Resource } from '../../../../contract/store/store.ts';
+import { keyOf } from '../../../../contract/store/store.ts';
 
 /** What ManifestSync needs from the store: its records, its problem report and its two writes. */
 export interface ManifestSyncHost<S> {

@@ -3,7 +3,7 @@
 
 import { open, readFile, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { AppError } from '../errors.ts';
+import { AppError } from '../../../../contract/errors.ts';
 import { fsyncDirectory } from './atomic-write.ts';
 import { ifMissing, isErrno } from './fs-errors.ts';
 

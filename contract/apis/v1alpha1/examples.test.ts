@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { AgentRunManifestSchema, Phases, Reasons, describeZodError } from './index.ts';
 
-const EXAMPLES_DIR = fileURLToPath(new URL('../../../../examples', import.meta.url));
+const EXAMPLES_DIR = fileURLToPath(new URL('../../../examples', import.meta.url));
 const EXPECTED_PHASE = 'stromboli.dev/expected-phase';
 const EXPECTED_REASON = 'stromboli.dev/expected-reason';
 

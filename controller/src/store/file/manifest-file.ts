@@ -4,15 +4,15 @@
 import { open } from 'node:fs/promises';
 import { parseAllDocuments } from 'yaml';
 import { z } from 'zod';
-import { boundedMessage } from '../errors.ts';
-import { canonicalHash, isPlainObject } from './canonical-json.ts';
+import { boundedMessage } from '../../../../contract/errors.ts';
+import { canonicalHash, isPlainObject } from '../../../../contract/store/canonical-json.ts';
 import type { FileProblem } from './file-problems.ts';
 import { errorText, issueText } from './file-problems.ts';
 import type { FileStoreSettings } from './file-store-options.ts';
 import { isErrno } from './fs-errors.ts';
-import { refProblem, StringMapSchema } from './object-rules.ts';
+import { refProblem, StringMapSchema } from '../../../../contract/store/object-rules.ts';
 import { MAX_NAME_LENGTH } from './state-records.ts';
-import { keyOf } from './store.ts';
+import { keyOf } from '../../../../contract/store/store.ts';
 
 /** Which files of runsDir are manifests: *.yaml and *.yml, any case. */
 export const MANIFEST_FILE = /\.ya?ml$/i;

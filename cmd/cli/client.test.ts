@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CliError, readManifests, renderTable } from './client.ts';
-import { main } from './main.ts';
+import { main } from '../stromboli.ts';
 
 let dir: string;
 beforeEach(async () => {

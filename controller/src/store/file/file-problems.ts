@@ -2,9 +2,9 @@
 // reported"): kept until fixed, returned by FileStore.problems(), logged once when they change.
 
 import type { z } from 'zod';
-import { boundedMessage } from '../errors.ts';
+import { boundedMessage } from '../../../../contract/errors.ts';
 import type { FileStoreLogger } from './file-store-options.ts';
-import { compareStrings } from './object-list.ts';
+import { compareStrings } from '../../../../contract/store/object-list.ts';
 
 /** A manifest the store could not use; returned by problems() until the file is fixed. */
 export interface FileProblem {

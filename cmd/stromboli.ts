@@ -4,10 +4,10 @@ import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { ServeConfigSchema } from '../config.ts';
-import { createLogger } from '../log.ts';
-import { CliError, apply, cancel, get, logs, remove } from './client.ts';
-import { buildImage } from './images.ts';
+import { ServeConfigSchema } from '../controller/src/config.ts';
+import { createLogger } from '../controller/src/log.ts';
+import { CliError, apply, cancel, get, logs, remove } from './cli/client.ts';
+import { buildImage } from './cli/images.ts';
 
 const USAGE = `Usage: stromboli <command> [options]
 
@@ -125,7 +125,7 @@ async function serve(values: Record<string, unknown>): Promise<void> {
   });
   if (!parsed.success) throw new CliError(`invalid option: ${z.prettifyError(parsed.error).replace(/\n/g, ' ')}`);
   const log = createLogger();
-  const { startEmbedded } = await import('../embedded.ts');
+  const { startEmbedded } = await import('./serve.ts');
   const server = await startEmbedded(parsed.data, log);
   const { default: closeWithGrace } = await import('close-with-grace');
   closeWithGrace({ delay: 30_000 }, async ({ err, signal }) => {

@@ -3,12 +3,12 @@ import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, writeFile } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isAppError } from '../errors.ts';
+import { isAppError } from '../../../../contract/errors.ts';
 import type { FileProblem, FileStoreLogger, FileStoreOptions } from './file-store.ts';
 import { FileStore } from './file-store.ts';
-import type { ConformanceStatus } from './store-conformance.ts';
-import { describeStoreConformance } from './store-conformance.ts';
-import type { Resource, StoreEvent } from './store.ts';
+import type { ConformanceStatus } from '../../../../contract/store/conformance.ts';
+import { describeStoreConformance } from '../../../../contract/store/conformance.ts';
+import type { Resource, StoreEvent } from '../../../../contract/store/store.ts';
 
 type Status = ConformanceStatus;
 
