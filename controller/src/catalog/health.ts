@@ -4,13 +4,11 @@
 // /health is public and not rate-limited, so checks are coalesced and cached briefly: a flood of
 // probes cannot fork a podman process each.
 import { boundedMessage } from '../../../contract/errors.ts';
+import type { HealthComponent } from '../../../contract/catalog.ts';
+import type { HealthPort } from '../../../contract/ports.ts';
 import type { PodmanClient } from '../podman/client.ts';
 
-export interface HealthComponent {
-  name: string;
-  status: 'ok' | 'error';
-  error?: string;
-}
+export type { HealthComponent };
 
 /** Component names, in the order /health lists them. */
 export const HealthComponents = {
@@ -33,7 +31,7 @@ export interface HealthCheckerOptions {
 }
 
 /** Checks podman and the credentials; single-flight with a short cache. */
-export class HealthChecker {
+export class HealthChecker implements HealthPort {
   readonly #o: Required<Omit<HealthCheckerOptions, 'podman'>> & Pick<HealthCheckerOptions, 'podman'>;
   #cached: { at: number; components: Promise<HealthComponent[]> } | undefined;
 

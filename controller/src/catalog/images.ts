@@ -2,26 +2,12 @@
 // how well it runs the Claude CLI. Only local storage is read: this product has no registry, so
 // nothing is ever searched or pulled.
 import { ValidationError } from '../../../contract/errors.ts';
+import type { CompatibilityRank, ImageInfo } from '../../../contract/catalog.ts';
+import type { ImagePort } from '../../../contract/ports.ts';
 import type { PodmanClient } from '../podman/client.ts';
+
+export type { CompatibilityRank, ImageInfo };
 import type { ImageSummary } from '../podman/parse.ts';
-
-/** Stromboli's ranks: 1 the agent image, 2 verified compatible, 3 ordinary (glibc assumed), 4 known incompatible (musl / no libc). */
-export type CompatibilityRank = 1 | 2 | 3 | 4;
-
-export interface ImageInfo {
-  id: string;
-  /** e.g. localhost/stromboli/agent, or '<none>' for an image without a name. */
-  repository: string;
-  /** e.g. latest, or '<none>'. */
-  tag: string;
-  sizeBytes: number;
-  /** RFC 3339, when podman says. */
-  created?: string;
-  rank: CompatibilityRank;
-  compatible: boolean;
-  hasClaudeCli: boolean;
-  description?: string;
-}
 
 export interface ImageCatalogOptions {
   podman: Pick<PodmanClient, 'listImages'>;
@@ -85,7 +71,7 @@ function matches(info: ImageInfo, ref: string): boolean {
 }
 
 /** The API's view of local images. */
-export class ImageCatalog {
+export class ImageCatalog implements ImagePort {
   readonly #podman: ImageCatalogOptions['podman'];
   readonly #agentImage: string;
 

@@ -1,5 +1,5 @@
 // What the API sees of the host besides runs: health, sessions and their history, podman
-// secrets, local images. Implementations of the api-server's catalog ports, wired by embedded.ts.
+// secrets, local images. Implementations of the facade's catalog ports (contract/ports.ts), wired by cmd/.
 export { HealthChecker, HealthComponents } from './health.ts';
 export type { HealthCheckerOptions, HealthComponent } from './health.ts';
 export { ImageCatalog, checkImageRef, rankImage } from './images.ts';

@@ -1,19 +1,16 @@
 // User secrets for runs' secretsEnv, kept as podman secrets: list, read metadata, create, delete.
 // Values go to podman through PodmanClient (never argv, never logged) and never come back.
 import { AppError, ValidationError } from '../../../contract/errors.ts';
+import type { SecretInfo } from '../../../contract/catalog.ts';
+import type { SecretPort } from '../../../contract/ports.ts';
 import type { PodmanClient } from '../podman/client.ts';
+
+export type { SecretInfo };
 
 /** Secret names the API accepts: Stromboli's pattern, minus a leading '-' (podman would read it as a flag). */
 export const SECRET_NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_-]*$/;
 /** Stromboli's limit on a secret name. */
 export const MAX_SECRET_NAME_LENGTH = 253;
-
-export interface SecretInfo {
-  id: string;
-  name: string;
-  /** When podman created it, as podman reports it; absent when podman's listing does not say. */
-  createdAt?: string;
-}
 
 /** Throws ValidationError unless `name` is a secret name the API accepts. */
 export function checkSecretName(name: string): void {
@@ -43,7 +40,7 @@ export class ReservedSecretError extends AppError {
 }
 
 /** The API's view of podman secrets. */
-export class SecretCatalog {
+export class SecretCatalog implements SecretPort {
   readonly #podman: SecretCatalogOptions['podman'];
   readonly #reserved: ReadonlySet<string>;
   // PodmanClient.createSecret replaces an existing secret; creates of one name are serialized so

@@ -6,66 +6,9 @@ import { constants } from 'node:fs';
 import { lstat, open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import type { HistoryBlock, HistoryContent, HistoryMessage, HistoryToolResult, HistoryUsage } from '../../../contract/catalog.ts';
 
-/** One content block of a message (text, tool_use, tool_result; other types keep only `type`). */
-export interface HistoryBlock {
-  type: string;
-  text?: string;
-  /** tool_use id. */
-  id?: string;
-  /** Tool name (tool_use). */
-  name?: string;
-  /** Tool input (tool_use). */
-  input?: Record<string, unknown>;
-  /** The tool_use a tool_result answers. */
-  toolUseId?: string;
-  /** A tool_result's content as text (text parts of an array joined with newlines). */
-  content?: string;
-  isError?: boolean;
-}
-
-/** Token counts of one assistant message. */
-export interface HistoryUsage {
-  inputTokens: number;
-  outputTokens: number;
-  cacheCreationInputTokens: number;
-  cacheReadInputTokens: number;
-}
-
-/** The `message` of a transcript line. */
-export interface HistoryContent {
-  role?: string;
-  model?: string;
-  /** The Messages API id (msg_…). */
-  messageId?: string;
-  blocks: HistoryBlock[];
-  stopReason?: string;
-  usage?: HistoryUsage;
-}
-
-/** What a tool printed (`toolUseResult` of a tool-result line, when it is an object). */
-export interface HistoryToolResult {
-  stdout?: string;
-  stderr?: string;
-  interrupted?: boolean;
-  isImage?: boolean;
-}
-
-/** One line of a session transcript that is part of the conversation. */
-export interface HistoryMessage {
-  type: string;
-  uuid?: string;
-  parentUuid?: string;
-  sessionId?: string;
-  /** ISO-8601 as Claude wrote it; absent when missing or not a date. */
-  timestamp?: string;
-  cwd?: string;
-  gitBranch?: string;
-  version?: string;
-  permissionMode?: string;
-  content?: HistoryContent;
-  toolResult?: HistoryToolResult;
-}
+export type { HistoryBlock, HistoryContent, HistoryMessage, HistoryToolResult, HistoryUsage };
 
 /**
  * Line types that are conversation: Claude 2.1 also writes bookkeeping records (queue-operation,

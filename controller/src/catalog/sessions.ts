@@ -6,15 +6,13 @@ import { z } from 'zod';
 import { isTerminalPhase } from '../../../contract/apis/v1alpha1/index.ts';
 import type { Phase } from '../../../contract/apis/v1alpha1/index.ts';
 import { ConflictError } from '../../../contract/errors.ts';
+import type { SessionSummary } from '../../../contract/catalog.ts';
+import type { SessionPort } from '../../../contract/ports.ts';
 import type { SessionDirs } from '../runner/session.ts';
 import { findTranscript, parseHistoryLine, readTranscriptLines, titleOf } from './session-history.ts';
 import type { HistoryMessage } from './session-history.ts';
 
-export interface SessionSummary {
-  id: string;
-  /** The session's title, or '' when Claude recorded none. */
-  title: string;
-}
+export type { SessionSummary };
 
 export interface SessionCatalogOptions {
   dirs: SessionDirs;
@@ -48,7 +46,7 @@ interface CachedTitle {
 }
 
 /** Lists, deletes and reads sessions; every id is validated by SessionDirs before it touches a path. */
-export class SessionCatalog {
+export class SessionCatalog implements SessionPort {
   readonly #dirs: SessionDirs;
   readonly #inUse: (id: string) => Promise<boolean>;
   // Titles need a scan of the whole transcript: remembered until the file changes.
