@@ -5,13 +5,14 @@
 // stalls without an error (kubernetes-client/javascript#596, #958).
 import type { FastifyBaseLogger } from 'fastify';
 import { NotFoundError } from '../../../contract/errors.ts';
+import type { AgentRunStatus } from '../../../contract/apis/v1alpha1/index.ts';
 import type { RunRef, RunStore, StoredRun } from '../../../contract/ports.ts';
+import type { StoreEvent } from '../../../contract/store/store.ts';
+import { DEFAULT_WATCH_BACKOFF, superviseWatch } from '../../../contract/store/supervised-watch.ts';
 import { isFinished } from './run-view.ts';
 
-export interface RunEvent {
-  type: 'ADDED' | 'MODIFIED' | 'DELETED';
-  object: StoredRun;
-}
+/** A store event of one run. */
+export type RunEvent = StoreEvent<AgentRunStatus>;
 
 export type RunEventListener = (event: RunEvent) => void;
 
@@ -22,24 +23,12 @@ export interface RunWatcherOptions {
   log: FacadeLogger;
   /** A waiter re-reads its run this often even without events. Default 30 s. */
   resyncMs?: number;
-  /** First delay before re-opening a watch that ended; doubles up to 30 s. Default 1 s. */
+  /** First delay before re-opening a watch that failed or ended; doubles (with jitter) up to 30 s. Default 1 s. */
   restartDelayMs?: number;
 }
 
 function keyOf(ref: RunRef): string {
   return `${ref.namespace}/${ref.name}`;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 export class RunWatcher {
@@ -144,21 +133,14 @@ export class RunWatcher {
     }
   }
 
-  async #watchLoop(signal: AbortSignal): Promise<void> {
-    let delay = this.#restartDelayMs;
-    while (!signal.aborted) {
-      try {
-        for await (const event of this.#runs.watch(signal)) {
-          delay = this.#restartDelayMs;
-          this.#dispatch(event);
-        }
-      } catch (err) {
-        if (!signal.aborted) this.#log.warn({ err, retryInMs: delay }, 'run watch failed');
-      }
-      if (signal.aborted) return;
-      // A watch that ends is re-opened; its replay of every run catches what fell in the gap.
-      await sleep(delay, signal);
-      delay = Math.min(delay * 2, 30_000);
-    }
+  // The shared retrying watch: a restart replays every run, which catches what fell in the gap.
+  #watchLoop(signal: AbortSignal): Promise<void> {
+    return superviseWatch({
+      source: this.#runs,
+      onEvent: (event) => this.#dispatch(event),
+      signal,
+      log: this.#log,
+      backoff: { baseMs: this.#restartDelayMs, capMs: Math.max(this.#restartDelayMs, DEFAULT_WATCH_BACKOFF.capMs ?? this.#restartDelayMs) },
+    });
   }
 }

@@ -7,8 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { TerminalError, isAppError } from '../../../contract/errors.ts';
 import { keyOf as keyOfRef, refOf } from '../../../contract/store/store.ts';
 import type { Resource, ResourceStore, StoreEvent } from '../../../contract/store/store.ts';
-import { createBackoff } from './backoff.ts';
-import type { BackoffOptions } from './backoff.ts';
+import { createBackoff } from '../../../contract/backoff.ts';
+import { DEFAULT_WATCH_BACKOFF, WATCH_HEALTHY_MS, superviseWatch } from '../../../contract/store/supervised-watch.ts';
+import type { BackoffOptions } from '../../../contract/backoff.ts';
 import { WorkQueue, systemClock } from './queue.ts';
 import type { AddOptions, Clock } from './queue.ts';
 import { DEFAULT_ERROR_AFTER_FAILURES, decideRetry, toError } from './retry.ts';
@@ -80,12 +81,8 @@ export const DEFAULT_RESYNC_MS = 300_000;
 export const DEFAULT_TIMEOUT_MS = 60_000;
 /** Default of stopDeadlineMs: controller-runtime's graceful shutdown period. */
 export const DEFAULT_STOP_DEADLINE_MS = 30_000;
-/** Watch restarts start at 1 s: a broken API server should not be hit every 500 ms by every agent. */
-export const DEFAULT_WATCH_BACKOFF: BackoffOptions = { baseMs: 1_000, capMs: 30_000 };
 /** Resync keys yield to fresh events, so a full re-list does not starve real changes (kubernetes-conventions §2.7). */
 export const RESYNC_PRIORITY = -100;
-/** A watch that lived this long was healthy: its next failure starts the backoff from the base again. */
-export const WATCH_HEALTHY_MS = 60_000;
 
 /** Starts the loop; see the file comment. Throws RangeError at once for an invalid option. */
 export function runController<S>(options: ControllerOptions<S>): ControllerHandle {
@@ -103,7 +100,6 @@ export function runController<S>(options: ControllerOptions<S>): ControllerHandl
   check('stopDeadlineMs', stopDeadlineMs, Number.isFinite(stopDeadlineMs) && stopDeadlineMs >= 0, 'a finite number >= 0');
   check('errorAfterFailures', errorAfterFailures, Number.isInteger(errorAfterFailures) && errorAfterFailures >= 1, 'an integer >= 1');
   const backoff = createBackoff(options.backoff);
-  const watchBackoff = createBackoff({ ...DEFAULT_WATCH_BACKOFF, ...options.watchBackoff });
 
   const queue = new WorkQueue({ concurrency, clock });
   const reconciles: Record<ReconcileOutcome, number> = { success: 0, requeue: 0, terminal: 0, transient: 0, conflict: 0, error: 0 };
@@ -132,28 +128,24 @@ export function runController<S>(options: ControllerOptions<S>): ControllerHandl
     queue.add(key, addOptions);
   }
 
-  async function watchForever(): Promise<void> {
-    let attempt = 0;
-    while (!stopSignal.aborted) {
-      const startedAt = clock.now();
-      let failure: { err: Error } | undefined;
-      try {
-        for await (const event of store.watch(stopSignal)) {
-          if (stopSignal.aborted) break;
-          enqueueObject(event);
-        }
-      } catch (err) {
-        failure = { err: toError(err) };
-      }
-      if (stopSignal.aborted) return;
-      attempt = clock.now() - startedAt >= WATCH_HEALTHY_MS ? 1 : attempt + 1;
-      const retryInMs = watchBackoff(attempt);
-      watchRestarts++;
-      log.warn({ ...failure, attempt, retryInMs }, failure ? 'watch failed' : 'watch ended');
-      await sleep(retryInMs);
-    }
+  // The store's watch, restarted after any failure or end (a restart is a relist).
+  function watchForever(): Promise<void> {
+    return superviseWatch({
+      source: store,
+      onEvent: (event) => enqueueObject(event),
+      signal: stopSignal,
+      log,
+      backoff: { ...DEFAULT_WATCH_BACKOFF, ...options.watchBackoff },
+      healthyMs: WATCH_HEALTHY_MS,
+      now: () => clock.now(),
+      sleep: (ms) => sleep(ms),
+      onRestart: () => {
+        watchRestarts++;
+      },
+    });
   }
 
+  // On the injectable clock (not node:timers/promises), so tests drive restarts with fake time.
   function sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
       if (stopSignal.aborted) return resolve();

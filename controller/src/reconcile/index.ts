@@ -7,13 +7,13 @@ export {
   DEFAULT_RESYNC_MS,
   DEFAULT_STOP_DEADLINE_MS,
   DEFAULT_TIMEOUT_MS,
-  DEFAULT_WATCH_BACKOFF,
   RESYNC_PRIORITY,
   runController,
 } from './controller.ts';
 export type { ControllerHandle, ControllerMetrics, ControllerOptions, ControllerStore } from './controller.ts';
-export { DEFAULT_BACKOFF } from './backoff.ts';
-export type { BackoffOptions, Jitter } from './backoff.ts';
+export { DEFAULT_BACKOFF } from '../../../contract/backoff.ts';
+export { DEFAULT_WATCH_BACKOFF } from '../../../contract/store/supervised-watch.ts';
+export type { BackoffOptions, Jitter } from '../../../contract/backoff.ts';
 export { DEFAULT_ERROR_AFTER_FAILURES } from './retry.ts';
 export type { ReconcileOutcome } from './retry.ts';
 export type { Clock } from './queue.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConflictError, TerminalError, TransientError } from '../../../contract/errors.ts';
-import { createBackoff } from './backoff.ts';
+import { createBackoff } from '../../../contract/backoff.ts';
 import { decideRetry, toError } from './retry.ts';
 import type { Settled } from './retry.ts';
 

@@ -3,7 +3,7 @@
 // controller applies the decision to the queue and the log.
 
 import { ConflictError, TerminalError, TransientError, boundedMessage } from '../../../contract/errors.ts';
-import type { Backoff } from './backoff.ts';
+import type { Backoff } from '../../../contract/backoff.ts';
 
 /** Metric label of one finished reconcile. */
 export type ReconcileOutcome = 'success' | 'requeue' | 'terminal' | 'transient' | 'conflict' | 'error';
