@@ -4,8 +4,8 @@
 // directory, so our own writes never re-trigger the watch (KOPF's warning about handlers that
 // write what they watch). The on-disk layout and the rules are in docs/file-store.md.
 //
-// This file holds the store itself (the API, the serial write queue, the watch of runsDir: the
-// only chokidar import). Its parts: file-store-options.ts, manifest-file.ts (YAML),
+// This file holds the store itself (the API, the write path with its group commit, the watch of
+// runsDir: the only chokidar import). Its parts: file-store-options.ts, manifest-file.ts (YAML),
 // manifest-sync.ts, state-records.ts, atomic-write.ts, pid-lock.ts, file-problems.ts; the rules
 // shared with MemoryStore are in object-rules.ts, object-list.ts, merge-patch.ts,
 // canonical-json.ts and watch-fanout.ts.
@@ -22,6 +22,7 @@ import { ProblemReport } from './file-problems.ts';
 import type { FileStoreOptions, FileStoreSettings } from './file-store-options.ts';
 import { resolveSettings } from './file-store-options.ts';
 import { MANIFEST_FILE } from './manifest-file.ts';
+import type { Unsettled } from './manifest-sync.ts';
 import { ManifestSync } from './manifest-sync.ts';
 import { applyMergePatch } from '../../../../contract/store/merge-patch.ts';
 import { listCopies } from '../../../../contract/store/object-list.ts';
@@ -43,16 +44,22 @@ export type { FileStoreLogger, FileStoreOptions } from './file-store-options.ts'
  */
 export class FileStore<S> implements ResourceStore<S> {
   readonly #s: FileStoreSettings<S>;
+  /** What reads see: every record as it is durably on disk. */
   readonly #records = new Map<string, StoredRecord<S>>();
+  /** What writes build on and check against: #records plus the writes still on their way to disk. */
+  readonly #latest = new Map<string, StoredRecord<S>>();
   readonly #problems: ProblemReport;
   readonly #state: StateRecords<S>;
   readonly #manifests: ManifestSync<S>;
   readonly #watchers = new WatchFanout<S>();
+  /** Manifest batches, one at a time. API writes do not wait here: they check and queue at once. */
   #queue: Promise<unknown> = Promise.resolve();
   #fsWatcher: FSWatcher | undefined;
   readonly #dirty = new Set<string>();
-  #timer: NodeJS.Timeout | undefined;
-  #batchStartedAt: number | undefined;
+  #readScheduled = false;
+  readonly #unsettled: Unsettled = { files: [], keys: [] };
+  #settleTimer: NodeJS.Timeout | undefined;
+  #settleStartedAt: number | undefined;
   #closing: Promise<void> | undefined;
 
   private constructor(settings: FileStoreSettings<S>) {
@@ -61,7 +68,7 @@ export class FileStore<S> implements ResourceStore<S> {
     this.#state = new StateRecords(settings, this.#problems);
     this.#manifests = new ManifestSync({
       settings,
-      records: this.#records,
+      records: this.#latest,
       problems: this.#problems,
       save: (record, event) => this.#save(record, event),
       requestDeletion: (record) => this.#requestDeletion(record),
@@ -75,7 +82,10 @@ export class FileStore<S> implements ResourceStore<S> {
     await acquireLock(stateLockPath(settings.stateDir));
     const store = new FileStore<S>(settings);
     try {
-      for (const [key, record] of await store.#state.load()) store.#records.set(key, record);
+      for (const [key, record] of await store.#state.load()) {
+        store.#records.set(key, record);
+        store.#latest.set(key, record);
+      }
       await store.#startWatching();
       return store;
     } catch (err) {
@@ -89,127 +99,155 @@ export class FileStore<S> implements ResourceStore<S> {
     return this.#problems.all();
   }
 
+  /** Rounds of durable writes so far (each one fsync per file and per directory, however many writes it held). */
+  get commits(): number {
+    return this.#state.flushes;
+  }
+
   async list(options: ListOptions = {}): Promise<Resource<S>[]> {
-    return listCopies([...this.#records.values()].map((r) => r.object), options);
+    return listCopies(objectsOf(this.#records.values()), options);
   }
 
   async get(ref: ResourceRef): Promise<Resource<S>> {
-    return structuredClone(this.#require(ref).object);
+    return structuredClone(requireCurrent(ref, this.#records.get(keyOf(ref)), undefined, versionOf).object);
   }
 
   watch(signal: AbortSignal): AsyncIterable<StoreEvent<S>> {
-    const objects = [...this.#records.values()].map((r) => r.object);
-    return this.#watchers.subscribe(objects, this.#closing === undefined ? signal : AbortSignal.abort());
+    return this.#watchers.subscribe(objectsOf(this.#records.values()), this.#closing === undefined ? signal : AbortSignal.abort());
   }
 
   async create(object: NewResource): Promise<Resource<S>> {
-    return this.#exclusive(async () => {
-      const s = this.#s;
-      if (object.apiVersion !== s.apiVersion || object.kind !== s.kind) {
-        throw new ValidationError(`this store holds ${s.kind} ${s.apiVersion}, not ${object.kind} ${object.apiVersion}`);
-      }
-      const namespace = object.metadata.namespace ?? s.defaultNamespace;
-      const name = object.metadata.name ?? generateUniqueName(object.metadata.generateName, (n) => this.#records.has(keyOf({ namespace, name: n })));
-      assertValidRef({ namespace, name }, MAX_NAME_LENGTH);
-      if (this.#records.has(keyOf({ namespace, name }))) throw alreadyExists({ namespace, name });
-      const { labels, annotations } = object.metadata;
-      return this.#save(newRecord(s, { namespace, name, labels, annotations, spec: structuredClone(object.spec) }), 'ADDED');
-    });
+    this.#assertOpen();
+    const s = this.#s;
+    if (object.apiVersion !== s.apiVersion || object.kind !== s.kind) {
+      throw new ValidationError(`this store holds ${s.kind} ${s.apiVersion}, not ${object.kind} ${object.apiVersion}`);
+    }
+    const namespace = object.metadata.namespace ?? s.defaultNamespace;
+    const name = object.metadata.name ?? generateUniqueName(object.metadata.generateName, (n) => this.#latest.has(keyOf({ namespace, name: n })));
+    assertValidRef({ namespace, name }, MAX_NAME_LENGTH);
+    if (this.#latest.has(keyOf({ namespace, name }))) throw alreadyExists({ namespace, name });
+    const { labels, annotations } = object.metadata;
+    return this.#save(newRecord(s, { namespace, name, labels, annotations, spec: structuredClone(object.spec) }), 'ADDED');
   }
 
   async patchSpec(ref: ResourceRef, patch: Record<string, unknown>, resourceVersion?: string): Promise<Resource<S>> {
-    return this.#exclusive(async () => {
-      const current = this.#require(ref, resourceVersion);
-      // For a manifest's run this is the overlay: kept in stateDir until the file's spec changes.
-      const spec = applyMergePatch(current.object.spec, patch);
-      if (canonicalJson(spec) === canonicalJson(current.object.spec)) return structuredClone(current.object);
-      const next = structuredClone(current);
-      next.object.spec = spec;
-      next.object.metadata.generation += 1;
-      return this.#save(next, 'MODIFIED');
-    });
+    this.#assertOpen();
+    const current = this.#require(ref, resourceVersion);
+    // For a manifest's run this is the overlay: kept in stateDir until the file's spec changes.
+    const spec = applyMergePatch(current.object.spec, patch);
+    if (canonicalJson(spec) === canonicalJson(current.object.spec)) return structuredClone(current.object);
+    const next = structuredClone(current);
+    next.object.spec = spec;
+    next.object.metadata.generation += 1;
+    return this.#save(next, 'MODIFIED');
   }
 
   async updateStatus(ref: ResourceRef, status: S, resourceVersion: string): Promise<Resource<S>> {
-    return this.#exclusive(async () => {
-      const next = structuredClone(this.#require(ref, resourceVersion));
-      next.object.status = structuredClone(status);
-      return this.#save(next, 'MODIFIED');
-    });
+    this.#assertOpen();
+    const next = structuredClone(this.#require(ref, resourceVersion));
+    next.object.status = structuredClone(status);
+    return this.#save(next, 'MODIFIED');
   }
 
   async setFinalizers(ref: ResourceRef, finalizers: string[], resourceVersion: string): Promise<Resource<S> | undefined> {
-    return this.#exclusive(async () => {
-      const current = this.#require(ref, resourceVersion);
-      assertNoNewFinalizersWhileDeleting(current.object, finalizers);
-      const next = structuredClone(current);
-      setFinalizerList(next.object, finalizers);
-      const saved = await this.#save(next, 'MODIFIED');
-      if (current.object.metadata.deletionTimestamp === undefined || finalizers.length > 0) return saved;
-      await this.#remove(next);
-      return undefined;
-    });
+    this.#assertOpen();
+    const current = this.#require(ref, resourceVersion);
+    assertNoNewFinalizersWhileDeleting(current.object, finalizers);
+    const next = structuredClone(current);
+    setFinalizerList(next.object, finalizers);
+    const saved = this.#save(next, 'MODIFIED');
+    if (current.object.metadata.deletionTimestamp === undefined || finalizers.length > 0) return saved;
+    // Queued with the write above, so no other write falls between the last finalizer and the removal.
+    await Promise.all([saved, this.#remove(next)]);
+    return undefined;
   }
 
   async delete(ref: ResourceRef): Promise<void> {
-    await this.#exclusive(async () => {
-      const current = this.#require(ref);
-      if (current.object.metadata.deletionTimestamp !== undefined) return;
-      if (current.manifest !== undefined) {
-        const file = join(this.#s.runsDirShown, current.manifest);
-        throw new AppError('FORBIDDEN', `remove the file ${file} to delete this run`, { details: { file } });
-      }
-      await this.#requestDeletion(current);
-    });
+    this.#assertOpen();
+    const current = this.#require(ref);
+    if (current.object.metadata.deletionTimestamp !== undefined) return;
+    if (current.manifest !== undefined) {
+      const file = join(this.#s.runsDirShown, current.manifest);
+      throw new AppError('FORBIDDEN', `remove the file ${file} to delete this run`, { details: { file } });
+    }
+    await this.#requestDeletion(current);
   }
 
-  /** Stops watching, waits for the write in progress, ends every watch and releases the lock. */
+  /** Stops watching, waits for the writes in progress, ends every watch and releases the lock. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      clearTimeout(this.#timer);
+      clearTimeout(this.#settleTimer);
       await this.#fsWatcher?.close();
       await this.#queue.catch(() => undefined);
+      await this.#state.drain();
       this.#watchers.endAll();
       await releaseLock(stateLockPath(this.#s.stateDir));
     })();
     return this.#closing;
   }
 
-  // ---- serialisation and persistence ----
+  // ---- writes and persistence ----
 
-  #exclusive<T>(work: () => Promise<T>): Promise<T> {
-    if (this.#closing !== undefined) return Promise.reject(new AppError('UNAVAILABLE', 'the file store is closed'));
-    return this.#serially(work);
+  #assertOpen(): void {
+    if (this.#closing !== undefined) throw new AppError('UNAVAILABLE', 'the file store is closed');
   }
 
-  /** Every change (API call or manifest batch) runs alone, so check-then-write is atomic. */
+  /** Every manifest batch runs alone, so two reads of one file are applied in order. */
   #serially<T>(work: () => Promise<T>): Promise<T> {
     const run = this.#queue.then(work);
     this.#queue = run.catch(() => undefined);
     return run;
   }
 
+  /** The newest state of `ref`, writes on their way included: conflicts are found when the call is made. */
   #require(ref: ResourceRef, resourceVersion?: string): StoredRecord<S> {
-    return requireCurrent(ref, this.#records.get(keyOf(ref)), resourceVersion, (record) => record.object.metadata.resourceVersion);
+    return requireCurrent(ref, this.#latest.get(keyOf(ref)), resourceVersion, versionOf);
   }
 
-  /** Persists then publishes; memory changes only once the record is durably on disk. */
-  async #save(record: StoredRecord<S>, event: 'ADDED' | 'MODIFIED' | undefined): Promise<Resource<S>> {
-    if (event !== undefined) record.object.metadata.resourceVersion = await this.#state.nextResourceVersion();
-    await this.#state.write(record);
-    this.#records.set(keyOf(record.object.metadata), record);
-    if (event !== undefined) this.#watchers.publish({ type: event, object: record.object });
-    return structuredClone(record.object);
+  /**
+   * Queues the record's write (the next write sees it at once), then, once it is durably on disk
+   * with its group, changes memory and publishes: reads never see a write that could be lost.
+   */
+  #save(record: StoredRecord<S>, event: 'ADDED' | 'MODIFIED' | undefined): Promise<Resource<S>> {
+    const key = keyOf(record.object.metadata);
+    const base = this.#latest.get(key);
+    if (event !== undefined) record.object.metadata.resourceVersion = this.#state.nextResourceVersion();
+    this.#latest.set(key, record);
+    return this.#state.commit({ record, base }).then(
+      () => {
+        this.#records.set(key, record);
+        if (event !== undefined) this.#watchers.publish({ type: event, object: record.object });
+        return structuredClone(record.object);
+      },
+      (err: unknown) => {
+        this.#restoreLatest(key, record);
+        throw err;
+      },
+    );
   }
 
   async #remove(record: StoredRecord<S>): Promise<void> {
     const key = keyOf(record.object.metadata);
     const gone = structuredClone(record.object);
-    gone.metadata.resourceVersion = await this.#state.nextResourceVersion();
-    await this.#state.erase(record.object.metadata);
+    gone.metadata.resourceVersion = this.#state.nextResourceVersion();
+    this.#latest.delete(key);
+    try {
+      await this.#state.commit({ ref: record.object.metadata, base: record });
+    } catch (err) {
+      this.#restoreLatest(key, undefined);
+      throw err;
+    }
     this.#records.delete(key);
     this.#watchers.publish({ type: 'DELETED', object: gone });
     await this.#manifests.syncKey(key); // a manifest may have been waiting for this name
+  }
+
+  /** After a failed write: what writes build on goes back to the disk's state, unless a later write replaced it (that one fails too). */
+  #restoreLatest(key: string, failed: StoredRecord<S> | undefined): void {
+    if (this.#latest.get(key) !== failed) return;
+    const durable = this.#records.get(key);
+    if (durable === undefined) this.#latest.delete(key);
+    else this.#latest.set(key, durable);
   }
 
   async #requestDeletion(record: StoredRecord<S>): Promise<void> {
@@ -244,7 +282,7 @@ export class FileStore<S> implements ResourceStore<S> {
     ready = true;
     // Records whose manifest is gone (removed while we were down) are re-checked too.
     for (const record of this.#records.values()) if (record.manifest !== undefined) initial.add(record.manifest);
-    await this.#serially(() => this.#manifests.processFiles(initial));
+    await this.#serially(() => this.#manifests.processFiles(initial, true));
   }
 
   #isIgnored(path: string, stats?: Stats): boolean {
@@ -255,25 +293,62 @@ export class FileStore<S> implements ResourceStore<S> {
     return stats?.isFile() === true && !MANIFEST_FILE.test(path);
   }
 
-  /** Debounce: one batch once the directory has been quiet for settleMs (at most 10 × settleMs). */
+  /**
+   * A changed file is read at once (an atomic rename is complete when it appears), in a batch
+   * with the changes of the same moment; a change that arrives while a batch is read goes into
+   * the next one, so the last read of a file is never older than its last change.
+   */
   #markDirty(rel: string): void {
     if (this.#closing !== undefined) return;
     this.#dirty.add(rel);
-    const now = Date.now();
-    this.#batchStartedAt ??= now;
-    clearTimeout(this.#timer);
-    const wait = Math.max(0, Math.min(this.#s.settleMs, this.#batchStartedAt + 10 * this.#s.settleMs - now));
-    this.#timer = setTimeout(() => {
+    if (this.#readScheduled) return;
+    this.#readScheduled = true;
+    setImmediate(() => {
+      this.#readScheduled = false;
       const batch = [...this.#dirty];
       this.#dirty.clear();
-      this.#batchStartedAt = undefined;
-      this.#timer = undefined;
       this.#s.log.debug({ files: batch.length }, 'manifest batch read');
-      this.#serially(() => this.#manifests.processFiles(batch)).catch((err: unknown) => {
+      this.#serially(async () => this.#settleLater(await this.#manifests.processFiles(batch, false))).catch((err: unknown) => {
+        this.#s.log.warn({ err }, 'manifest batch failed');
+      });
+    });
+  }
+
+  /**
+   * What a batch could not settle (a file missing or broken: maybe half-written or half of a
+   * rename; a name in two files) is processed again, confirmed, once runsDir has been quiet for
+   * settleMs (at the latest 10 × settleMs after the first of them). Until then the runs keep
+   * their last good spec and nothing is reported.
+   */
+  #settleLater(unsettled: Unsettled): void {
+    if (this.#closing !== undefined || (unsettled.files.length === 0 && unsettled.keys.length === 0)) return;
+    this.#unsettled.files.push(...unsettled.files);
+    this.#unsettled.keys.push(...unsettled.keys);
+    const now = Date.now();
+    this.#settleStartedAt ??= now;
+    clearTimeout(this.#settleTimer);
+    const wait = Math.max(0, Math.min(this.#s.settleMs, this.#settleStartedAt + 10 * this.#s.settleMs - now));
+    this.#settleTimer = setTimeout(() => {
+      const files = this.#unsettled.files.splice(0);
+      const keys = [...new Set(this.#unsettled.keys.splice(0))];
+      this.#settleStartedAt = undefined;
+      this.#settleTimer = undefined;
+      this.#serially(async () => {
+        await this.#manifests.processFiles(files, true);
+        await Promise.all(keys.map((key) => this.#manifests.syncKey(key)));
+      }).catch((err: unknown) => {
         this.#s.log.warn({ err }, 'manifest batch failed');
       });
     }, wait);
   }
+}
+
+function versionOf<S>(record: StoredRecord<S>): string {
+  return record.object.metadata.resourceVersion;
+}
+
+function* objectsOf<S>(records: Iterable<StoredRecord<S>>): Iterable<Resource<S>> {
+  for (const record of records) yield record.object;
 }
 
 function isInside(dir: string, path: string): boolean {

@@ -52,8 +52,13 @@ export async function readManifest<S>(path: string, shown: string, s: FileStoreS
       const info = await handle.stat();
       if (!info.isFile()) return { state: 'missing' };
       if (info.size > s.maxFileBytes) return { state: 'broken', error: `the file is ${info.size} bytes, over the ${s.maxFileBytes}-byte limit` };
-      const buffer = Buffer.alloc(s.maxFileBytes + 1);
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+      // A buffer of the size stat saw, plus one byte to notice a file that grew since (then read again up to the limit).
+      let buffer = Buffer.allocUnsafe(info.size + 1);
+      let { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+      if (bytesRead === buffer.length) {
+        buffer = Buffer.allocUnsafe(s.maxFileBytes + 1);
+        ({ bytesRead } = await handle.read(buffer, 0, buffer.length, 0));
+      }
       if (bytesRead > s.maxFileBytes) return { state: 'broken', error: `the file is over the ${s.maxFileBytes}-byte limit` };
       text = buffer.toString('utf8', 0, bytesRead);
     } finally {

@@ -7,7 +7,8 @@ import { canonicalJson } from '../../../../contract/store/canonical-json.ts';
 import type { FileProblem, ProblemReport } from './file-problems.ts';
 import { errorText } from './file-problems.ts';
 import type { FileStoreSettings } from './file-store-options.ts';
-import type { ManifestDoc } from './manifest-file.ts';
+import { forEachLimited } from './group-commit.ts';
+import type { ManifestDoc, ManifestRead } from './manifest-file.ts';
 import { readManifest } from './manifest-file.ts';
 import { compareStrings } from '../../../../contract/store/object-list.ts';
 import type { StoredRecord } from './state-records.ts';
@@ -15,12 +16,22 @@ import { newRecord } from './state-records.ts';
 import type { Resource } from '../../../../contract/store/store.ts';
 import { keyOf } from '../../../../contract/store/store.ts';
 
+/** Manifest files are read this many at once. */
+const PARALLEL_READS = 16;
+
+/** What a batch left for later: files that read as missing or broken, names declared twice. */
+export interface Unsettled {
+  files: string[];
+  keys: string[];
+}
+
 /** What ManifestSync needs from the store: its records, its problem report and its two writes. */
 export interface ManifestSyncHost<S> {
   settings: FileStoreSettings<S>;
+  /** The newest state of every record, writes still on their way to disk included: what the next write builds on. */
   records: ReadonlyMap<string, StoredRecord<S>>;
   problems: ProblemReport;
-  /** Persists then publishes `event` (none: persist only). Runs inside the store's serial queue. */
+  /** Queues the write at once (the next write sees it), resolves once durable, then publishes `event` (none: persist only). */
   save(record: StoredRecord<S>, event: 'ADDED' | 'MODIFIED' | undefined): Promise<Resource<S>>;
   /** Deletes the run, or sets its deletionTimestamp while finalizers remain. */
   requestDeletion(record: StoredRecord<S>): Promise<void>;
@@ -28,13 +39,15 @@ export interface ManifestSyncHost<S> {
 
 /**
  * The manifest side of FileStore: the last good parse of every file, and the rules that turn a
- * batch of changed files into creates, updates, hand-overs and deletions. Every call must run
- * in the store's serial queue.
+ * batch of changed files into creates, updates, hand-overs and deletions. processFiles calls run
+ * one at a time (the store's serial queue); syncKey decides and queues its write in one step.
  */
 export class ManifestSync<S> {
   readonly #host: ManifestSyncHost<S>;
   /** Last good parse of each manifest file (relative path → key → document). */
   readonly #manifests = new Map<string, Map<string, ManifestDoc>>();
+  /** Which files declare each name (key → relative paths): the candidates of syncKey without a scan. */
+  readonly #declaredBy = new Map<string, Set<string>>();
   /** Files that exist but cannot be read or parsed: their runs keep their last good spec. */
   readonly #brokenFiles = new Set<string>();
 
@@ -49,44 +62,67 @@ export class ManifestSync<S> {
     return known;
   }
 
-  /** Reads every file of the batch first, then syncs each affected name: a rename is a move, not delete + create. */
-  async processFiles(rels: Iterable<string>): Promise<void> {
-    const { settings: s, records, problems } = this.#host;
+  /**
+   * Reads every file of the batch first, then syncs each affected name: a rename is a move, not
+   * delete + create. Unless `confirmed`, a file that reads as missing or broken is left as it was
+   * (it may be half-written, or half of a rename) and a name declared by several files is not
+   * synced yet: both are returned, for the store to process again, confirmed, once the file has
+   * been quiet for a while.
+   */
+  async processFiles(rels: Iterable<string>, confirmed: boolean): Promise<Unsettled> {
+    const { settings: s, problems } = this.#host;
+    const batch = [...new Set(rels)];
+    const reads = new Map<string, ManifestRead>();
+    await forEachLimited(batch, PARALLEL_READS, async (rel) => {
+      reads.set(rel, await readManifest(join(s.runsDir, rel), join(s.runsDirShown, rel), s));
+    });
+    const ownedBy = this.#recordKeysByManifest(new Set(batch));
     const keys = new Set<string>();
-    for (const rel of rels) {
+    const unsettled: Unsettled = { files: [], keys: [] };
+    for (const rel of batch) {
+      const read = reads.get(rel) ?? { state: 'missing' };
+      if (!confirmed && read.state !== 'ok') {
+        unsettled.files.push(rel);
+        continue;
+      }
       for (const key of this.#manifests.get(rel)?.keys() ?? []) keys.add(key);
-      for (const [key, record] of records) if (record.manifest === rel) keys.add(key);
-      const shown = join(s.runsDirShown, rel);
-      const read = await readManifest(join(s.runsDir, rel), shown, s);
+      for (const key of ownedBy.get(rel) ?? []) keys.add(key);
       if (read.state === 'missing') {
-        this.#manifests.delete(rel);
+        this.#setDocs(rel, undefined);
         this.#brokenFiles.delete(rel);
         problems.setFile(rel, []);
         continue;
       }
       if (read.state === 'broken') {
         this.#brokenFiles.add(rel); // its runs keep the last good spec until the file is fixed
-        problems.setFile(rel, [{ path: shown, error: read.error }]);
+        problems.setFile(rel, [{ path: join(s.runsDirShown, rel), error: read.error }]);
         continue;
       }
       this.#brokenFiles.delete(rel);
       problems.setFile(rel, read.problems);
       const docs = new Map(read.docs.map((doc) => [keyOf(doc), doc]));
-      this.#manifests.set(rel, docs);
+      this.#setDocs(rel, docs);
       for (const key of docs.keys()) keys.add(key);
     }
-    for (const key of [...keys].sort()) await this.syncKey(key);
+    const ready: string[] = [];
+    for (const key of [...keys].sort()) {
+      if (!confirmed && (this.#declaredBy.get(key)?.size ?? 0) > 1) unsettled.keys.push(key);
+      else ready.push(key);
+    }
+    // Names are independent: their writes go out together (the store groups them into one commit).
+    await Promise.all(ready.map((key) => this.syncKey(key)));
+    return unsettled;
   }
 
   /** Makes one name match the manifests: create, update, hand over to another file, or delete. */
   async syncKey(key: string): Promise<void> {
     const s = this.#host.settings;
-    const candidates = [...this.#manifests.entries()]
-      .flatMap(([rel, docs]) => {
-        const doc = docs.get(key);
+    const candidates = [...(this.#declaredBy.get(key) ?? [])]
+      .sort(compareStrings)
+      .flatMap((rel) => {
+        const doc = this.#manifests.get(rel)?.get(key);
         return doc === undefined ? [] : [{ rel, doc }];
-      })
-      .sort((a, b) => compareStrings(a.rel, b.rel));
+      });
     const record = this.#host.records.get(key);
     let owner: { rel: string; doc: ManifestDoc } | undefined;
     let reason: string;
@@ -113,6 +149,37 @@ export class ManifestSync<S> {
       .filter((c) => c !== owner)
       .map((c): FileProblem => ({ path: join(s.runsDirShown, c.rel), document: c.doc.document, error: `${key} ${reason}` }));
     this.#host.problems.setKey(key, problems);
+  }
+
+  /** Replaces the last good parse of `rel` (undefined: the file is gone) and the index of who declares each name. */
+  #setDocs(rel: string, docs: Map<string, ManifestDoc> | undefined): void {
+    for (const key of this.#manifests.get(rel)?.keys() ?? []) {
+      const files = this.#declaredBy.get(key);
+      files?.delete(rel);
+      if (files?.size === 0) this.#declaredBy.delete(key);
+    }
+    if (docs === undefined) {
+      this.#manifests.delete(rel);
+      return;
+    }
+    this.#manifests.set(rel, docs);
+    for (const key of docs.keys()) {
+      const files = this.#declaredBy.get(key) ?? new Set<string>();
+      files.add(rel);
+      this.#declaredBy.set(key, files);
+    }
+  }
+
+  /** The names of the runs each of `rels` declared last, in one pass over the records. */
+  #recordKeysByManifest(rels: ReadonlySet<string>): Map<string, string[]> {
+    const byManifest = new Map<string, string[]>();
+    for (const [key, record] of this.#host.records) {
+      if (record.manifest === undefined || !rels.has(record.manifest)) continue;
+      const keys = byManifest.get(record.manifest) ?? [];
+      keys.push(key);
+      byManifest.set(record.manifest, keys);
+    }
+    return byManifest;
   }
 
   async #applyManifest(record: StoredRecord<S> | undefined, rel: string, doc: ManifestDoc): Promise<void> {

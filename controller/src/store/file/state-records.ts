@@ -3,9 +3,12 @@
 // Memory is the store's business; this file only reads and writes those files.
 
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { z } from 'zod';
-import { fsyncDirectory, writeFileAtomic } from './atomic-write.ts';
+import { ConflictError } from '../../../../contract/errors.ts';
+import type { FileChange } from './atomic-write.ts';
+import { applyChangesDurably } from './atomic-write.ts';
+import { forEachLimited, GroupCommit } from './group-commit.ts';
 import type { ProblemReport } from './file-problems.ts';
 import { issueText } from './file-problems.ts';
 import type { FileStoreSettings } from './file-store-options.ts';
@@ -18,6 +21,8 @@ import { keyOf } from '../../../../contract/store/store.ts';
 export const MAX_NAME_LENGTH = 250;
 /** resourceVersions are reserved on disk in blocks, so a restart never hands out one twice. */
 const RESOURCE_VERSION_BLOCK = 1000;
+/** Record files read at once on open. */
+const PARALLEL_READS = 16;
 
 /** One resource as kept in memory and in stateDir/resources/<namespace>/<name>.json. */
 export interface StoredRecord<S> {
@@ -53,14 +58,29 @@ export function newRecord<S>(
 }
 
 /**
- * The records and the resourceVersion counter of one state directory. Not safe for concurrent
- * calls: the store serialises every write.
+ * A change of one record for commit(): its new content, or its removal. `valid` is asked when
+ * the change's group starts; false (the write it was built on failed) refuses it.
+ */
+export type StateChange<S> = ({ record: StoredRecord<S> } | { ref: ResourceRef }) & { base: StoredRecord<S> | undefined };
+
+/** A record file's content, as docs/file-store.md shows it. */
+function recordText<S>(record: StoredRecord<S>): string {
+  const body = { format: 1, manifest: record.manifest, manifestSpecHash: record.manifestSpecHash, object: record.object };
+  return `${JSON.stringify(body, null, 2)}\n`;
+}
+
+/**
+ * The records and the resourceVersion counter of one state directory. Writes go through
+ * commit(), which groups them; the store decides what to write (and checks conflicts) itself.
  */
 export class StateRecords<S> {
   readonly #s: FileStoreSettings<S>;
   readonly #problems: ProblemReport;
   #resourceVersion = 0;
   #resourceVersionReserved = 0;
+  readonly #groups = new GroupCommit<StateChange<S>>((changes) => this.#flush(changes));
+  /** Records whose write failed (or was refused): a change built on one of them is refused. */
+  readonly #failed = new WeakSet<StoredRecord<S>>();
 
   constructor(settings: FileStoreSettings<S>, problems: ProblemReport) {
     this.#s = settings;
@@ -83,50 +103,90 @@ export class StateRecords<S> {
       else this.#problems.addState(join(s.stateDir, 'store.json'), 'unreadable; resourceVersions continue from the records');
     }
     const resources = join(s.stateDir, 'resources');
+    const files: { namespace: string; name: string }[] = [];
     for (const namespace of await readdir(resources, { withFileTypes: true })) {
       if (!namespace.isDirectory()) continue;
       for (const file of await readdir(join(resources, namespace.name), { withFileTypes: true })) {
-        if (!file.isFile() || !file.name.endsWith('.json')) continue;
-        const path = join(resources, namespace.name, file.name);
-        const record = this.#parseRecord(await readFile(path, 'utf8'), path);
-        if (record === undefined) continue;
-        if (keyOf(record.object.metadata) !== `${namespace.name}/${file.name.slice(0, -'.json'.length)}`) {
-          this.#problems.addState(path, 'the record names another object than its path; ignored');
-          continue;
-        }
-        records.set(keyOf(record.object.metadata), record);
-        const version = Number(record.object.metadata.resourceVersion);
-        if (Number.isSafeInteger(version)) this.#resourceVersion = Math.max(this.#resourceVersion, version);
+        if (file.isFile() && file.name.endsWith('.json')) files.push({ namespace: namespace.name, name: file.name });
       }
     }
+    await forEachLimited(files, PARALLEL_READS, async (file) => {
+      const path = join(resources, file.namespace, file.name);
+      const record = this.#parseRecord(await readFile(path, 'utf8'), path);
+      if (record === undefined) return;
+      if (keyOf(record.object.metadata) !== `${file.namespace}/${file.name.slice(0, -'.json'.length)}`) {
+        this.#problems.addState(path, 'the record names another object than its path; ignored');
+        return;
+      }
+      records.set(keyOf(record.object.metadata), record);
+      const version = Number(record.object.metadata.resourceVersion);
+      if (Number.isSafeInteger(version)) this.#resourceVersion = Math.max(this.#resourceVersion, version);
+    });
     this.#resourceVersion = Math.max(this.#resourceVersion, this.#resourceVersionReserved);
     this.#resourceVersionReserved = this.#resourceVersion; // the next write reserves a fresh block
     return records;
   }
 
-  /** The next resourceVersion; reserves a new block in store.json first when the current one is used up. */
-  async nextResourceVersion(): Promise<string> {
+  /**
+   * The next resourceVersion. Synchronous: the group that writes it first reserves a new block in
+   * store.json when the current one is used up, before any write of the group is acknowledged.
+   */
+  nextResourceVersion(): string {
     this.#resourceVersion += 1;
-    if (this.#resourceVersion > this.#resourceVersionReserved) {
-      const reserved = this.#resourceVersion + RESOURCE_VERSION_BLOCK - 1;
-      const body = `${JSON.stringify({ format: 1, resourceVersionReserved: reserved })}\n`;
-      await writeFileAtomic(join(this.#s.stateDir, 'store.json'), body, join(this.#s.stateDir, 'tmp'));
-      this.#resourceVersionReserved = reserved;
-    }
     return String(this.#resourceVersion);
   }
 
-  /** Writes the record atomically; once it resolves, the record survives a crash. */
-  async write(record: StoredRecord<S>): Promise<void> {
-    const body = { format: 1, manifest: record.manifest, manifestSpecHash: record.manifestSpecHash, object: record.object };
-    await writeFileAtomic(this.#recordPath(record.object.metadata), `${JSON.stringify(body, null, 2)}\n`, join(this.#s.stateDir, 'tmp'));
+  /**
+   * Writes (a record) or erases (a ref) durably; resolves once it survives a crash. Changes that
+   * arrive while a group is being written go out together in the next one (group commit). A
+   * change built on a write that failed is refused, not written.
+   */
+  commit(change: StateChange<S>): Promise<void> {
+    return this.#groups.submit(change);
   }
 
-  /** Removes the record of `ref` durably; no error if it is already gone. */
-  async erase(ref: ResourceRef): Promise<void> {
-    const path = this.#recordPath(ref);
-    await rm(path, { force: true });
-    await fsyncDirectory(dirname(path));
+  /** Resolves once every submitted change is on disk (or failed). */
+  drain(): Promise<void> {
+    return this.#groups.drain();
+  }
+
+  /** Groups written so far; one per round of fsyncs. */
+  get flushes(): number {
+    return this.#groups.flushes;
+  }
+
+  async #flush(changes: readonly StateChange<S>[]): Promise<(Error | undefined)[]> {
+    const refused = changes.map((c) => {
+      if (c.base === undefined || !this.#failed.has(c.base)) return undefined;
+      if ('record' in c) this.#failed.add(c.record);
+      return new ConflictError('the write this one builds on failed; read again');
+    });
+    try {
+      await this.#write(changes, refused);
+    } catch (err) {
+      for (const c of changes) if ('record' in c) this.#failed.add(c.record);
+      throw err;
+    }
+    return refused;
+  }
+
+  async #write(changes: readonly StateChange<S>[], refused: readonly (Error | undefined)[]): Promise<void> {
+    // The last change of each path wins: an earlier write of the same record in this group is never seen.
+    const byPath = new Map<string, FileChange>();
+    for (const [index, change] of changes.entries()) {
+      if (refused[index] !== undefined) continue;
+      const path = this.#recordPath('record' in change ? change.record.object.metadata : change.ref);
+      byPath.set(path, { path, data: 'record' in change ? recordText(change.record) : undefined });
+    }
+    if (this.#resourceVersion > this.#resourceVersionReserved) {
+      const reserved = this.#resourceVersion + RESOURCE_VERSION_BLOCK;
+      const path = join(this.#s.stateDir, 'store.json');
+      byPath.set(path, { path, data: `${JSON.stringify({ format: 1, resourceVersionReserved: reserved })}\n` });
+      await applyChangesDurably([...byPath.values()], join(this.#s.stateDir, 'tmp'));
+      this.#resourceVersionReserved = reserved;
+    } else {
+      await applyChangesDurably([...byPath.values()], join(this.#s.stateDir, 'tmp'));
+    }
   }
 
   #recordPath(ref: ResourceRef): string {
