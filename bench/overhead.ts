@@ -8,7 +8,7 @@ import { chown, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import { ServeConfigSchema } from '../controller/src/config.ts';
+import { ServeConfigSchema } from '../cmd/config.ts';
 import { startEmbedded } from '../cmd/serve.ts';
 import { createLogger } from '../controller/src/log.ts';
 import { printReport, timeManifestRun } from './lib.ts';

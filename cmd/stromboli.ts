@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { ServeConfigSchema } from '../controller/src/config.ts';
+import { ServeConfigSchema } from './config.ts';
 import { createLogger } from '../controller/src/log.ts';
 import { CliError, apply, cancel, get, logs, remove } from './cli/client.ts';
 import { buildImage } from './cli/images.ts';

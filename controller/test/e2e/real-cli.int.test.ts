@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentRunStatus } from '../../../contract/apis/v1alpha1/index.ts';
 import { API_VERSION, KIND, getCondition } from '../../../contract/apis/v1alpha1/index.ts';
-import { ServeConfigSchema } from '../../src/config.ts';
+import { ServeConfigSchema } from '../../../cmd/config.ts';
 import { startEmbedded } from '../../../cmd/serve.ts';
 import { createLogger } from '../../src/log.ts';
 import type { FakeTurn, FakeUsage } from '../fixtures/fake-anthropic.ts';

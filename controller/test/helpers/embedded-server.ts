@@ -4,8 +4,8 @@
 import { Writable } from 'node:stream';
 import { onTestFailed } from 'vitest';
 import type { AgentRunStatus } from '../../../contract/apis/v1alpha1/index.ts';
-import { ServeConfigSchema } from '../../src/config.ts';
-import type { ServeConfigInput } from '../../src/config.ts';
+import { ServeConfigSchema } from '../../../cmd/config.ts';
+import type { ServeConfigInput } from '../../../cmd/config.ts';
 import { ownerOf, startEmbedded } from '../../../cmd/serve.ts';
 import type { EmbeddedServer } from '../../../cmd/serve.ts';
 import { createLogger } from '../../src/log.ts';

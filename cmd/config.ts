@@ -1,6 +1,9 @@
 // The embedded server's configuration: one zod schema, every default named here. Flags are
-// parsed by the CLI into this shape; nothing else reads process.env for settings.
+// parsed by the CLI (cmd/stromboli.ts) into this shape; the environment variables a server reads
+// (credentials, secrets that never go in flags, webhook settings) are read by the entry points
+// from the environment they are given, and STROMBOLI_LOG_LEVEL by controller/src/log.ts.
 import { z } from 'zod';
+import type { WebhookSettings } from '../contract/ports.ts';
 
 export const ServeConfigSchema = z.object({
   /** Watched directory of AgentRun manifests. Default ./runs. Never written to. */
@@ -66,3 +69,19 @@ export const ServeConfigSchema = z.object({
 });
 export type ServeConfig = z.infer<typeof ServeConfigSchema>;
 export type ServeConfigInput = z.input<typeof ServeConfigSchema>;
+
+/**
+ * Async jobs' webhook settings from the environment: STROMBOLI_WEBHOOK_SIGNING_SECRET (Stromboli's
+ * own variable; a secret, so never a flag) and STROMBOLI_WEBHOOK_ALLOW_PRIVATE=true (allow targets
+ * on loopback and private networks, e.g. a receiver on this machine).
+ */
+export function webhookSettingsFrom(env: Readonly<Record<string, string | undefined>>): WebhookSettings {
+  const secret = env.STROMBOLI_WEBHOOK_SIGNING_SECRET;
+  return { ...(secret === undefined || secret === '' ? {} : { signingSecret: secret }), allowPrivateTargets: env.STROMBOLI_WEBHOOK_ALLOW_PRIVATE === 'true' };
+}
+
+/** HOST:PORT (metricsAddress, already checked by the schema) as a listen address; [::1]:9090 gives host ::1. */
+export function parseHostPort(address: string): { host: string; port: number } {
+  const colon = address.lastIndexOf(':');
+  return { host: address.slice(0, colon).replace(/^\[|\]$/g, ''), port: Number(address.slice(colon + 1)) };
+}

@@ -1,0 +1,16 @@
+import { describe, expect, it } from 'vitest';
+import { parseHostPort, ServeConfigSchema, webhookSettingsFrom } from './config.ts';
+
+describe('serve configuration', () => {
+  it('reads webhook settings from the environment only', () => {
+    expect(webhookSettingsFrom({})).toEqual({ allowPrivateTargets: false });
+    expect(webhookSettingsFrom({ STROMBOLI_WEBHOOK_SIGNING_SECRET: 's3cret-value', STROMBOLI_WEBHOOK_ALLOW_PRIVATE: 'true' })).toEqual({ signingSecret: 's3cret-value', allowPrivateTargets: true });
+    expect(webhookSettingsFrom({ STROMBOLI_WEBHOOK_SIGNING_SECRET: '' })).toEqual({ allowPrivateTargets: false });
+  });
+
+  it('splits a metrics address, IPv6 brackets included', () => {
+    expect(parseHostPort('127.0.0.1:9090')).toEqual({ host: '127.0.0.1', port: 9090 });
+    expect(parseHostPort('[::1]:9091')).toEqual({ host: '::1', port: 9091 });
+    expect(ServeConfigSchema.safeParse({ metricsAddress: 'no-port' }).success).toBe(false);
+  });
+});

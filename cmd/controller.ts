@@ -1,0 +1,126 @@
+// The node agent's composition root: the AgentRun controller over podman for a store it is given
+// (the file store in `stromboli serve`; the Kubernetes store in `stromboli controller --store kube`).
+// It wires concrete parts and does nothing else: decisions live in controller/src/agentrun/.
+import { join, resolve } from 'node:path';
+import type { AgentRunStatus } from '../contract/apis/v1alpha1/index.ts';
+import type { ResourceStore } from '../contract/store/store.ts';
+import { keyOf } from '../contract/store/store.ts';
+import { Janitor } from '../controller/src/agentrun/janitor.ts';
+import { AgentRunReconciler } from '../controller/src/agentrun/reconciler.ts';
+import { Slots } from '../controller/src/agentrun/slots.ts';
+import { seedSlots } from '../controller/src/agentrun/startup.ts';
+import { ExecaExecutor } from '../controller/src/exec/execa-executor.ts';
+import type { RootLogger } from '../controller/src/log.ts';
+import { PodmanClient } from '../controller/src/podman/client.ts';
+import { runController } from '../controller/src/reconcile/controller.ts';
+import type { ControllerHandle } from '../controller/src/reconcile/controller.ts';
+import { credentialSecretNames, syncCredentialSecrets } from '../controller/src/runner/credentials.ts';
+import type { CredentialSecret } from '../controller/src/runner/podman-runner.ts';
+import { LogStore } from '../controller/src/runner/log-store.ts';
+import { PodmanAgentRunner } from '../controller/src/runner/podman-runner.ts';
+import { SessionDirs } from '../controller/src/runner/session.ts';
+import type { ServeConfig } from './config.ts';
+
+/** The settings of ServeConfig a node agent uses. */
+export type NodeAgentConfig = Pick<
+  ServeConfig,
+  | 'maxConcurrentRuns'
+  | 'allowedVolumes'
+  | 'containersConf'
+  | 'image'
+  | 'containerNetwork'
+  | 'anthropicBaseUrl'
+  | 'claudeCredentialsFile'
+  | 'containerEnv'
+  | 'workers'
+  | 'resyncMs'
+  | 'pollMs'
+  | 'retryDelayMs'
+  | 'logRetentionSeconds'
+>;
+
+export interface NodeAgentOptions {
+  store: ResourceStore<AgentRunStatus>;
+  config: NodeAgentConfig;
+  /** Where logs and sessions live (the server's state directory). */
+  stateDir: string;
+  /** Owner label of this agent's containers and prefix of its podman secrets. */
+  owner: string;
+  /** Where credentials come from (ANTHROPIC_API_KEY, CLAUDE_CODE_OAUTH_TOKEN). */
+  env: Readonly<Record<string, string | undefined>>;
+  log: RootLogger;
+}
+
+/** A running node agent and the parts the facade reads through its ports. */
+export interface NodeAgent {
+  controller: ControllerHandle;
+  podman: PodmanClient;
+  logs: LogStore;
+  sessions: SessionDirs;
+  /** The credential secrets every container gets. */
+  credentials: readonly CredentialSecret[];
+  /** Names of this agent's credential secrets (never listed or removed through the API). */
+  reservedSecrets: string[];
+  /** Stops the loop and the janitor; containers keep running for the next start to adopt. */
+  close(): Promise<void>;
+}
+
+/** Starts the controller: podman, credentials, runner, slots seeded from podman and the store, then the loop. */
+export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAgent> {
+  const { store, config, stateDir, owner, env, log } = options;
+  const executor = new ExecaExecutor();
+  const podman = new PodmanClient({ executor, ...(config.containersConf === undefined ? {} : { env: { CONTAINERS_CONF: resolve(config.containersConf) } }) });
+  const logs = new LogStore({ root: join(stateDir, 'logs') });
+  const sessions = new SessionDirs({ root: join(stateDir, 'sessions') });
+  // The loop starts last; the slots and the runner wake runs through it once it exists.
+  const loop: { controller?: ControllerHandle } = {};
+  const slots = new Slots({ limit: config.maxConcurrentRuns, wake: (keys) => keys.forEach((k) => loop.controller?.enqueue(k)) });
+  const credentials = await syncCredentialSecrets(podman, {
+    owner,
+    env,
+    ...(config.claudeCredentialsFile === undefined ? {} : { credentialsFile: resolve(config.claudeCredentialsFile) }),
+  });
+  if (credentials.kinds.length === 0) {
+    log.warn({}, 'no claude credentials configured: set ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN, or pass --claude-credentials-file');
+  }
+  if (!(await podman.imageExists(config.image))) {
+    log.warn({ image: config.image }, "default agent image missing: build it with 'stromboli images build' (runs that name no image fail ImageNotFound until then)");
+  }
+  const runner = new PodmanAgentRunner({
+    podman,
+    logs,
+    sessions,
+    owner,
+    defaultImage: config.image,
+    allowedVolumes: config.allowedVolumes,
+    ...(config.containerNetwork === undefined ? {} : { network: config.containerNetwork }),
+    env: { ...config.containerEnv, ...(config.anthropicBaseUrl === undefined ? {} : { ANTHROPIC_BASE_URL: config.anthropicBaseUrl }) },
+    credentials: credentials.secrets,
+    log: log.child({ component: 'runner' }),
+    onOutputEnd: (run) => loop.controller?.enqueue(keyOf(run)),
+  });
+  await seedSlots(store, runner, slots, log);
+  const logRetentionMs = config.logRetentionSeconds * 1000;
+  const reconciler = new AgentRunReconciler({ store, runner, slots, pollMs: config.pollMs, retryDelayMs: config.retryDelayMs, logRetentionMs });
+  const controller = runController({ store, reconciler, log: log.child({ component: 'controller' }), concurrency: config.workers, resyncMs: config.resyncMs });
+  loop.controller = controller;
+  const janitor = new Janitor({ store, logs, log, retentionMs: logRetentionMs });
+  try {
+    await janitor.start();
+  } catch (err) {
+    await controller.stop();
+    throw err;
+  }
+  return {
+    controller,
+    podman,
+    logs,
+    sessions,
+    credentials: credentials.secrets,
+    reservedSecrets: Object.values(credentialSecretNames(owner)),
+    async close() {
+      janitor.stop();
+      await controller.stop();
+    },
+  };
+}
