@@ -5,19 +5,11 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { AgentRunSpec, ClaudeOptions, PodmanOptions } from '../../../contract/apis/v1alpha1/index.ts';
-import {
-  AgentRunSpecSchema,
-  CLAUDE_OPTIONS_CAMEL_TO_SNAKE,
-  ClaudeOptionsSchema,
-  LIFECYCLE_CAMEL_TO_SNAKE,
-  MAX_PROMPT_BYTES,
-  PODMAN_OPTIONS_CAMEL_TO_SNAKE,
-  PodmanOptionsSchema,
-  SessionIdSchema,
-  claudeOptionsFromSnake,
-  podmanOptionsFromSnake,
-} from '../../../contract/apis/v1alpha1/index.ts';
+import { AgentRunSpecSchema, ClaudeOptionsSchema, MAX_PROMPT_BYTES, PodmanOptionsSchema, SessionIdSchema } from '../../../contract/apis/v1alpha1/index.ts';
 import { ValidationError } from '../../../contract/errors.ts';
+import { isPlainObject } from '../../../contract/store/canonical-json.ts';
+import { CLAUDE_OPTIONS_CAMEL_TO_SNAKE, claudeOptionsFromSnake } from '../stromboli/claude-wire.ts';
+import { LIFECYCLE_CAMEL_TO_SNAKE, PODMAN_OPTIONS_CAMEL_TO_SNAKE, podmanOptionsFromSnake } from '../stromboli/podman-wire.ts';
 
 /** Gin's binder text for a missing or empty prompt (checklist item 7), verbatim: clients match on it. */
 export const PROMPT_REQUIRED = "Invalid request: Key: 'RunRequest.Prompt' Error:Field validation for 'Prompt' failed on the 'required' tag";
@@ -52,10 +44,6 @@ export interface RunRequest {
 }
 
 const TOP_LEVEL_KEYS = new Set(['prompt', 'workdir', 'webhook_url', 'claude', 'podman']);
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function invalid(message: string): ValidationError {
   return new ValidationError(`Invalid request: ${message}`);
@@ -155,7 +143,7 @@ function buildRequest(raw: RawRequest): RunRequest {
   let claude: ClaudeOptions | undefined;
   let session: z.infer<typeof SessionFieldsSchema> = {};
   if (raw.claude !== undefined && raw.claude !== null) {
-    if (!isRecord(raw.claude)) throw invalid(`claude: expected an object, got ${typeName(raw.claude)}`);
+    if (!isPlainObject(raw.claude)) throw invalid(`claude: expected an object, got ${typeName(raw.claude)}`);
     const converted = claudeOptionsFromSnake(raw.claude);
     ignoredKeys.push(...converted.ignoredKeys.map((k) => `claude.${k}`));
     const sessionFields = SessionFieldsSchema.safeParse(converted.session);
@@ -168,10 +156,10 @@ function buildRequest(raw: RawRequest): RunRequest {
 
   let podman: PodmanOptions | undefined;
   if (raw.podman !== undefined && raw.podman !== null) {
-    if (!isRecord(raw.podman)) throw invalid(`podman: expected an object, got ${typeName(raw.podman)}`);
+    if (!isPlainObject(raw.podman)) throw invalid(`podman: expected an object, got ${typeName(raw.podman)}`);
     const converted = podmanOptionsFromSnake(raw.podman);
     ignoredKeys.push(...converted.ignoredKeys.map((k) => `podman.${k}`));
-    if (isRecord(converted.options) && converted.options.environment !== undefined) {
+    if (isPlainObject(converted.options) && converted.options.environment !== undefined) {
       throw invalid('podman.environment: compose environments are not supported; use podman.image, volumes and lifecycle hooks');
     }
     const options = PodmanOptionsSchema.safeParse(converted.options);
@@ -207,7 +195,7 @@ function buildRequest(raw: RawRequest): RunRequest {
 export function parseRunRequest(body: unknown): RunRequest {
   // No body at all (undefined, or null from some clients' empty requests): Go's decoder says EOF.
   if (body === undefined || body === null) throw invalid('EOF');
-  if (!isRecord(body)) throw invalid(`expected a JSON object, got ${typeName(body)}`);
+  if (!isPlainObject(body)) throw invalid(`expected a JSON object, got ${typeName(body)}`);
   if (isUnset(body.prompt)) throw new ValidationError(PROMPT_REQUIRED);
   return buildRequest({
     prompt: body.prompt,

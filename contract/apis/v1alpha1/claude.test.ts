@@ -1,53 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import {
-  CLAUDE_OPTIONS_CAMEL_TO_SNAKE,
-  CLAUDE_OPTIONS_SNAKE_TO_CAMEL,
-  CLAUDE_SESSION_SNAKE_TO_CAMEL,
-  ClaudeOptionsSchema,
-  MAX_ARG_CHARS,
-  claudeOptionsFromSnake,
-} from './claude.ts';
-import type { ClaudeOptions } from './claude.ts';
-
-/** One value for every option, all valid. */
-const everyClaudeOption: Required<ClaudeOptions> = {
-  model: 'sonnet',
-  fallbackModel: 'haiku',
-  effort: 'high',
-  systemPrompt: 'You are terse.',
-  appendSystemPrompt: 'Mind security.',
-  tools: ['Bash', 'Read'],
-  allowedTools: ['Bash(git:*)', 'Read'],
-  disallowedTools: ['Write', 'WebFetch'],
-  permissionMode: 'acceptEdits',
-  dangerouslySkipPermissions: true,
-  allowDangerouslySkipPermissions: true,
-  inputFormat: 'text',
-  outputFormat: 'json',
-  includePartialMessages: true,
-  replayUserMessages: true,
-  jsonSchema: '{"type":"object"}',
-  maxBudgetUsd: 5.5,
-  maxTurns: 10,
-  mcpConfigs: ['/mcp/a.json', '{"mcpServers":{}}'],
-  strictMcpConfig: true,
-  agent: 'reviewer',
-  agents: { reviewer: { description: 'Reviews', prompt: 'Review it' } },
-  addDirs: ['/data', '/extra'],
-  pluginDirs: ['/plugins'],
-  files: ['file_1:/tmp/a.txt'],
-  settings: '/settings.json',
-  settingSources: ['user', 'project'],
-  betas: ['beta-1', 'beta-2'],
-  verbose: true,
-  debug: 'api,hooks',
-  disableSlashCommands: true,
-  noPersistence: true,
-  promptCachingTtl: '1h',
-  bedrockServiceTier: 'priority',
-  enablePowershellTool: true,
-};
+import { everyClaudeOption } from './claude-fixtures.ts';
+import { ClaudeOptionsSchema, MAX_ARG_CHARS } from './claude.ts';
 
 function issuePaths(input: unknown): string[] {
   const result = ClaudeOptionsSchema.safeParse(input);
@@ -206,51 +160,5 @@ describe('ClaudeOptionsSchema', () => {
   it('refuses a bedrock service tier with characters outside a plain word', () => {
     expect(issuePaths({ bedrockServiceTier: 'flex' })).toEqual([]);
     expect(issuePaths({ bedrockServiceTier: 'a b' })).toEqual(['bedrockServiceTier']);
-  });
-});
-
-describe('snake_case mapping', () => {
-  it('maps every schema field both ways', () => {
-    const schemaKeys = Object.keys(ClaudeOptionsSchema.shape).sort();
-    expect(Object.keys(CLAUDE_OPTIONS_CAMEL_TO_SNAKE).sort()).toEqual(schemaKeys);
-    expect([...CLAUDE_OPTIONS_SNAKE_TO_CAMEL.values()].sort()).toEqual(schemaKeys);
-    for (const [snake, camel] of CLAUDE_OPTIONS_SNAKE_TO_CAMEL) expect(CLAUDE_OPTIONS_CAMEL_TO_SNAKE[camel]).toBe(snake);
-  });
-
-  it('spells every snake key as Stromboli does (lowercase words joined by "_")', () => {
-    for (const snake of CLAUDE_OPTIONS_SNAKE_TO_CAMEL.keys()) expect(snake).toMatch(/^[a-z]+(_[a-z]+)*$/);
-    expect(CLAUDE_OPTIONS_SNAKE_TO_CAMEL.get('allow_dangerously_skip_permissions')).toBe('allowDangerouslySkipPermissions');
-    expect(CLAUDE_OPTIONS_SNAKE_TO_CAMEL.get('no_persistence')).toBe('noPersistence');
-  });
-
-  it('turns a Stromboli claude object into options that parse, with the session fields split out', () => {
-    const snake: Record<string, unknown> = {};
-    for (const [snakeKey, camelKey] of CLAUDE_OPTIONS_SNAKE_TO_CAMEL) snake[snakeKey] = everyClaudeOption[camelKey];
-    const converted = claudeOptionsFromSnake({ ...snake, session_id: 'abc', resume: true, continue: false, fork_session: true });
-    expect(ClaudeOptionsSchema.parse(converted.options)).toEqual(everyClaudeOption);
-    expect(converted.session).toEqual({ id: 'abc', resume: true, continue: false, fork: true });
-    expect(converted.ignoredKeys).toEqual([]);
-  });
-
-  it('drops null and empty-string values, which Go reads as "not set"', () => {
-    const converted = claudeOptionsFromSnake({ model: '', debug: null, max_turns: 0, verbose: false, session_id: '' });
-    expect(converted).toEqual({ options: { maxTurns: 0, verbose: false }, session: {}, ignoredKeys: [] });
-  });
-
-  it('lists unknown keys instead of passing them on, as Stromboli ignores unknown JSON fields', () => {
-    const converted = claudeOptionsFromSnake({ model: 'opus', maxTurns: 3, __proto__x: 1, extra: null });
-    expect(converted).toEqual({ options: { model: 'opus' }, session: {}, ignoredKeys: ['__proto__x', 'extra', 'maxTurns'] });
-  });
-
-  it('returns a non-object unchanged so the schema reports it', () => {
-    for (const input of [null, 'x', 3, ['a']]) {
-      const converted = claudeOptionsFromSnake(input);
-      expect(converted.options).toBe(input);
-      expect(ClaudeOptionsSchema.safeParse(converted.options).success).toBe(false);
-    }
-  });
-
-  it('maps the four session keys to the AgentRun session block', () => {
-    expect(Object.fromEntries(CLAUDE_SESSION_SNAKE_TO_CAMEL)).toEqual({ session_id: 'id', resume: 'resume', continue: 'continue', fork_session: 'fork' });
   });
 });

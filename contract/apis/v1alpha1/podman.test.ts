@@ -1,31 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import {
-  LIFECYCLE_CAMEL_TO_SNAKE,
-  LifecycleHooksSchema,
-  PODMAN_OPTIONS_CAMEL_TO_SNAKE,
-  PodmanOptionsSchema,
-  isAllowedSecretEnvName,
-  parseDuration,
-  podmanOptionsFromSnake,
-} from './podman.ts';
-import type { PodmanOptions } from './podman.ts';
-
-const everyPodmanOption: Required<PodmanOptions> = {
-  image: 'docker.io/library/python:3.12',
-  volumes: ['/data:/data:ro'],
-  secretsEnv: { GH_TOKEN: 'github-token', ANTHROPIC_API_KEY: 'anthropic.key_1' },
-  memory: '1g',
-  cpus: '0.5',
-  cpuShares: 512,
-  timeout: '1h30m',
-  lifecycle: {
-    onCreateCommand: ['pip install -r requirements.txt'],
-    postCreate: ['git config --global user.name bot'],
-    postStart: ['echo ready'],
-    hooksTimeout: '10m',
-  },
-};
+import { everyPodmanOption } from './podman-fixtures.ts';
+import { LifecycleHooksSchema, PodmanOptionsSchema, isAllowedSecretEnvName, parseDuration } from './podman.ts';
 
 function issuePaths(input: unknown): string[] {
   const result = PodmanOptionsSchema.safeParse(input);
@@ -185,52 +161,5 @@ describe('PodmanOptionsSchema', () => {
       expect(hooks({ hooksTimeout: '90s' })).toEqual([]);
       for (const hooksTimeout of ['0s', '-1m', '61m', '', 'x']) expect(hooks({ hooksTimeout }), hooksTimeout).toEqual(['lifecycle.hooksTimeout']);
     });
-  });
-});
-
-describe('podmanOptionsFromSnake', () => {
-  it('maps every schema field, including the lifecycle keys', () => {
-    expect(Object.keys(PODMAN_OPTIONS_CAMEL_TO_SNAKE).sort()).toEqual(Object.keys(PodmanOptionsSchema.shape).sort());
-    expect(Object.keys(LIFECYCLE_CAMEL_TO_SNAKE).sort()).toEqual(['hooksTimeout', 'onCreateCommand', 'postCreate', 'postStart']);
-  });
-
-  it('turns a Stromboli podman object into options that parse', () => {
-    const converted = podmanOptionsFromSnake({
-      image: 'docker.io/library/python:3.12',
-      volumes: ['/data:/data:ro'],
-      secrets_env: { GH_TOKEN: 'github-token', ANTHROPIC_API_KEY: 'anthropic.key_1' },
-      memory: '1g',
-      cpus: '0.5',
-      cpu_shares: 512,
-      timeout: '1h30m',
-      lifecycle: {
-        on_create_command: ['pip install -r requirements.txt'],
-        post_create: ['git config --global user.name bot'],
-        post_start: ['echo ready'],
-        hooks_timeout: '10m',
-      },
-    });
-    expect(converted.ignoredKeys).toEqual([]);
-    expect(PodmanOptionsSchema.parse(converted.options)).toEqual(everyPodmanOption);
-  });
-
-  it('drops null and empty strings (Go\'s "not set") and lists unknown keys, nested ones dotted', () => {
-    expect(podmanOptionsFromSnake({ image: '', timeout: null, cpu_shares: 0, extra: 1, lifecycle: { post_start: ['x'], bogus: 1, hooks_timeout: '' } })).toEqual({
-      options: { cpuShares: 0, lifecycle: { postStart: ['x'] } },
-      ignoredKeys: ['extra', 'lifecycle.bogus'],
-    });
-  });
-
-  it('ignores a plain-container environment and keeps a compose one, which the schema then refuses', () => {
-    expect(podmanOptionsFromSnake({ environment: { type: '' } })).toEqual({ options: {}, ignoredKeys: ['environment'] });
-    expect(podmanOptionsFromSnake({ environment: {} })).toEqual({ options: {}, ignoredKeys: ['environment'] });
-    expect(podmanOptionsFromSnake({ environment: null })).toEqual({ options: {}, ignoredKeys: [] });
-    const compose = podmanOptionsFromSnake({ environment: { type: 'compose', path: '/c.yml', service: 'dev' } });
-    expect(compose.options).toEqual({ environment: { type: 'compose', path: '/c.yml', service: 'dev' } });
-    expect(PodmanOptionsSchema.safeParse(compose.options).success).toBe(false);
-  });
-
-  it('returns a non-object unchanged so the schema reports it', () => {
-    expect(podmanOptionsFromSnake('x')).toEqual({ options: 'x', ignoredKeys: [] });
   });
 });

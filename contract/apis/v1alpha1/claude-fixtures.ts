@@ -1,0 +1,42 @@
+// Test data shared by the schema's tests and the facade's wire-format tests: one valid value for
+// every Claude option, so a test that must cover them all cannot miss a field added later.
+import type { ClaudeOptions } from './claude.ts';
+
+/** One value for every option, all valid. */
+export const everyClaudeOption: Required<ClaudeOptions> = {
+  model: 'sonnet',
+  fallbackModel: 'haiku',
+  effort: 'high',
+  systemPrompt: 'You are terse.',
+  appendSystemPrompt: 'Mind security.',
+  tools: ['Bash', 'Read'],
+  allowedTools: ['Bash(git:*)', 'Read'],
+  disallowedTools: ['Write', 'WebFetch'],
+  permissionMode: 'acceptEdits',
+  dangerouslySkipPermissions: true,
+  allowDangerouslySkipPermissions: true,
+  inputFormat: 'text',
+  outputFormat: 'json',
+  includePartialMessages: true,
+  replayUserMessages: true,
+  jsonSchema: '{"type":"object"}',
+  maxBudgetUsd: 5.5,
+  maxTurns: 10,
+  mcpConfigs: ['/mcp/a.json', '{"mcpServers":{}}'],
+  strictMcpConfig: true,
+  agent: 'reviewer',
+  agents: { reviewer: { description: 'Reviews', prompt: 'Review it' } },
+  addDirs: ['/data', '/extra'],
+  pluginDirs: ['/plugins'],
+  files: ['file_1:/tmp/a.txt'],
+  settings: '/settings.json',
+  settingSources: ['user', 'project'],
+  betas: ['beta-1', 'beta-2'],
+  verbose: true,
+  debug: 'api,hooks',
+  disableSlashCommands: true,
+  noPersistence: true,
+  promptCachingTtl: '1h',
+  bedrockServiceTier: 'priority',
+  enablePowershellTool: true,
+};
