@@ -1,22 +1,46 @@
-// FakeAgentRunner: in-memory containers with scriptable endings, for reconciler unit tests and
-// the Kubernetes suite (which tests the API server, not podman). It behaves like the real runner
-// where the reconciler can tell: idempotent start, adoption by name, logs kept after remove.
+// FakeAgentRunner: in-memory containers with scriptable output and endings, for the reconciler's
+// unit tests and the API's (which run the real reconciler over it). It behaves like the real runner
+// where the reconciler can tell: idempotent start, adoption by name, refusals before anything is
+// created, stdout persisted as it is printed (so a log reader can follow it), logs kept after
+// remove, and the owner told when a container's output has ended.
 import { TerminalError } from '../../../contract/errors.ts';
 import { Labels, containerLabels } from './names.ts';
 import type { RunIdentity } from './names.ts';
 import { summarizeTranscript } from './stream-json.ts';
 import type { AgentRunner, AttemptRecord, ManagedContainer, ObservedContainer, StartRequest } from './types.ts';
 
-/** How a fake container ends: its exit code, stdout lines (stream-json) and stderr. */
+/** How a fake container ends: its exit code, its last stdout lines (stream-json) and stderr. */
 export interface FakeEnding {
   exitCode: number;
+  /** Printed as it ends, after what it printed while running. Default none. */
   stdout?: string[];
   stderr?: string;
   oomKilled?: boolean;
+  /** How long it ran: finishedAt is startedAt plus this (e.g. up to its deadline). Default: it ends now. */
+  runtimeMs?: number;
 }
 
-/** Decides a started container's fate; return undefined to keep it running until finish() is called. */
-export type FakeScript = (request: StartRequest) => FakeEnding | undefined;
+/** A container that keeps running after start, until finish() or stop(), having printed `stdout`. */
+export interface FakeRunning {
+  running: true;
+  stdout?: string[];
+}
+
+/**
+ * Decides a started container's fate: an ending (it exits at once), FakeRunning or undefined (it
+ * keeps running). A script that throws refuses the start before any container exists, as the real
+ * runner refuses a volume outside the allowlist (throw a TerminalError for that).
+ */
+export type FakeScript = (request: StartRequest) => FakeEnding | FakeRunning | undefined;
+
+export interface FakeAgentRunnerOptions {
+  /** Default: every run succeeds at once with successTranscript(`echo: <prompt>`). */
+  script?: FakeScript;
+  /** Injectable clock (epoch ms). Default Date.now. */
+  now?: () => number;
+  /** Called when a container's output has ended (it exited or was stopped), as PodmanAgentRunner's onOutputEnd. */
+  onOutputEnd?: (run: RunIdentity) => void;
+}
 
 interface FakeContainer {
   request: StartRequest;
@@ -58,10 +82,12 @@ export class FakeAgentRunner implements AgentRunner {
   /** When set, start() fails with it (a podman failure that is worth retrying). */
   startError: Error | undefined;
   now: () => number;
+  readonly #onOutputEnd: ((run: RunIdentity) => void) | undefined;
 
-  constructor(options: { script?: FakeScript; now?: () => number } = {}) {
+  constructor(options: FakeAgentRunnerOptions = {}) {
     this.script = options.script ?? ((r) => ({ exitCode: 0, stdout: successTranscript(r.sessionId, `echo: ${r.spec.prompt}`) }));
     this.now = options.now ?? Date.now;
+    this.#onOutputEnd = options.onOutputEnd;
   }
 
   async start(request: StartRequest): Promise<void> {
@@ -72,6 +98,7 @@ export class FakeAgentRunner implements AgentRunner {
     if (this.startError !== undefined) throw this.startError;
     const image = request.spec.podman?.image ?? 'default';
     if (this.missingImages.has(image)) throw new TerminalError('ImageNotFound', `image ${image} is not present`, { code: 'IMAGE_NOT_FOUND' });
+    const fate = this.script(request);
     this.starts.push({ request, adopted: false });
     const container: FakeContainer = {
       request,
@@ -80,18 +107,33 @@ export class FakeAgentRunner implements AgentRunner {
       startedAt: new Date(this.now()).toISOString(),
     };
     this.containers.set(request.containerName, container);
-    const ending = this.script(request);
-    if (ending !== undefined) this.finish(request.containerName, ending);
+    if (fate === undefined) return;
+    if ('running' in fate) this.print(request.containerName, ...(fate.stdout ?? []));
+    else this.finish(request.containerName, fate);
   }
 
-  /** Ends a running fake container now. */
+  /** A running container prints stdout lines: persisted to its attempt's log at once. */
+  print(name: string, ...lines: string[]): void {
+    const c = this.containers.get(name);
+    if (c === undefined || !c.running) return;
+    const path = this.logPath(c.request.run, c.request.attempt);
+    this.logs.set(path, [...(this.logs.get(path) ?? []), ...lines]);
+  }
+
+  /** Ends a running fake container now (or after `ending.runtimeMs` of running). */
   finish(name: string, ending: FakeEnding): void {
     const c = this.containers.get(name);
     if (c === undefined || !c.running) return;
+    this.print(name, ...(ending.stdout ?? []));
     c.running = false;
     c.ending = ending;
-    c.finishedAt = new Date(this.now()).toISOString();
-    this.logs.set(this.logPath(c.request.run, c.request.attempt), ending.stdout ?? []);
+    c.finishedAt = new Date(ending.runtimeMs === undefined ? this.now() : Date.parse(c.startedAt) + ending.runtimeMs).toISOString();
+    this.#onOutputEnd?.(c.request.run);
+  }
+
+  /** The stdout lines an attempt's container printed so far (its persisted log). */
+  output(run: RunIdentity, attempt: number): string[] {
+    return [...(this.logs.get(this.logPath(run, attempt)) ?? [])];
   }
 
   async inspect(name: string): Promise<ObservedContainer | undefined> {
@@ -112,13 +154,12 @@ export class FakeAgentRunner implements AgentRunner {
 
   async collect(run: RunIdentity, attempt: number, name: string): Promise<AttemptRecord> {
     const c = this.containers.get(name);
-    const lines = this.logs.get(this.logPath(run, attempt)) ?? [];
-    return { summary: summarizeTranscript(lines.join('\n')), stderrTail: c?.ending?.stderr ?? '', logPath: this.logPath(run, attempt) };
+    return { summary: summarizeTranscript(this.output(run, attempt).join('\n')), stderrTail: c?.ending?.stderr ?? '', logPath: this.logPath(run, attempt) };
   }
 
   async stop(name: string): Promise<void> {
     const c = this.containers.get(name);
-    if (c?.running === true) this.finish(name, { exitCode: 143, stdout: this.logs.get(this.logPath(c.request.run, c.request.attempt)) ?? [] });
+    if (c?.running === true) this.finish(name, { exitCode: 143 });
   }
 
   async remove(name: string): Promise<void> {
