@@ -8,6 +8,7 @@ import { ServeConfigSchema } from './config.ts';
 import { createLogger } from '../controller/src/log.ts';
 import { CliError, apply, cancel, get, logs, remove } from './cli/client.ts';
 import { buildImage } from './cli/images.ts';
+import { serveConfigInput, serveFlagOptions, serveFlagUsage } from './cli/serve-flags.ts';
 
 const USAGE = `Usage: stromboli <command> [options]
 
@@ -21,66 +22,21 @@ Commands:
   images build [--fake] build the agent image (or the fake test image) locally, without a registry
 
 serve options:
-  --runs-dir DIR (./runs)  --state-dir DIR (./.stromboli)  --host H (127.0.0.1)  --port N (8585)
-  --max-concurrent-runs N (4)  --allowed-volume PATH (repeatable)  --containers-conf FILE
-  --image REF  --container-network MODE  --anthropic-base-url URL  --container-env KEY=VALUE (repeatable)
-  --claude-credentials-file FILE (credentials also come from ANTHROPIC_API_KEY / CLAUDE_CODE_OAUTH_TOKEN)
-  --auth | --no-auth (default: required unless listening on loopback without credentials)
-  --jwt-secret-file FILE (or STROMBOLI_JWT_SECRET)  --api-token-file FILE (or STROMBOLI_API_TOKENS)
-  --jwt-access-ttl SECONDS (86400)  --jwt-refresh-ttl SECONDS (604800)
-  --rate-limit N (600 requests per minute per client; 0 = off)  --trusted-proxy IP|CIDR (repeatable)
-  --body-limit BYTES (1048576)  --metrics-address HOST:PORT (off; e.g. 127.0.0.1:9090, never the API port)
+${serveFlagUsage()}
 client options:
   --server URL (http://127.0.0.1:8585)  -n, --namespace NS (default)
 `;
 
 const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
-  'runs-dir': { type: 'string' },
-  'state-dir': { type: 'string' },
-  host: { type: 'string' },
-  port: { type: 'string' },
-  'max-concurrent-runs': { type: 'string' },
-  'allowed-volume': { type: 'string', multiple: true },
-  'containers-conf': { type: 'string' },
-  image: { type: 'string' },
-  'container-network': { type: 'string' },
-  'anthropic-base-url': { type: 'string' },
-  'claude-credentials-file': { type: 'string' },
-  'container-env': { type: 'string', multiple: true },
-  auth: { type: 'boolean' },
-  'jwt-secret-file': { type: 'string' },
-  'api-token-file': { type: 'string' },
-  'jwt-access-ttl': { type: 'string' },
-  'jwt-refresh-ttl': { type: 'string' },
-  'rate-limit': { type: 'string' },
-  'trusted-proxy': { type: 'string', multiple: true },
-  'body-limit': { type: 'string' },
-  'metrics-address': { type: 'string' },
+  ...serveFlagOptions(),
   server: { type: 'string' },
   namespace: { type: 'string', short: 'n' },
   output: { type: 'string', short: 'o' },
   follow: { type: 'boolean', short: 'f' },
   filename: { type: 'string' },
   fake: { type: 'boolean' },
-} as const satisfies ParseArgsConfig['options'];
-
-function intFlag(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value)) throw new CliError(`--${flag} must be a whole number, got '${value}'`);
-  return Number(value);
-}
-
-/** KEY=VALUE pairs of --container-env. */
-function parseEnvPairs(pairs: readonly string[]): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const pair of pairs) {
-    const eq = pair.indexOf('=');
-    if (eq <= 0) throw new CliError(`--container-env takes KEY=VALUE, got '${pair}'`, 2);
-    env[pair.slice(0, eq)] = pair.slice(eq + 1);
-  }
-  return env;
-}
+} satisfies ParseArgsConfig['options'];
 
 /** Options that would put a secret on the command line, where every local user can read it. */
 const SECRET_FLAGS: Record<string, string> = {
@@ -100,29 +56,7 @@ function refuseSecretsInArgv(argv: readonly string[]): void {
 }
 
 async function serve(values: Record<string, unknown>): Promise<void> {
-  const parsed = ServeConfigSchema.safeParse({
-    ...(values['runs-dir'] === undefined ? {} : { runsDir: values['runs-dir'] }),
-    ...(values['state-dir'] === undefined ? {} : { stateDir: values['state-dir'] }),
-    ...(values.host === undefined ? {} : { host: values.host }),
-    ...(values.port === undefined ? {} : { port: intFlag(values.port as string, 'port') }),
-    ...(values['max-concurrent-runs'] === undefined ? {} : { maxConcurrentRuns: intFlag(values['max-concurrent-runs'] as string, 'max-concurrent-runs') }),
-    ...(values['allowed-volume'] === undefined ? {} : { allowedVolumes: values['allowed-volume'] }),
-    ...(values['containers-conf'] === undefined ? {} : { containersConf: values['containers-conf'] }),
-    ...(values.image === undefined ? {} : { image: values.image }),
-    ...(values['container-network'] === undefined ? {} : { containerNetwork: values['container-network'] }),
-    ...(values['anthropic-base-url'] === undefined ? {} : { anthropicBaseUrl: values['anthropic-base-url'] }),
-    ...(values['claude-credentials-file'] === undefined ? {} : { claudeCredentialsFile: values['claude-credentials-file'] }),
-    ...(values['container-env'] === undefined ? {} : { containerEnv: parseEnvPairs(values['container-env'] as string[]) }),
-    ...(values.auth === undefined ? {} : { auth: values.auth === true ? 'on' : 'off' }),
-    ...(values['jwt-secret-file'] === undefined ? {} : { jwtSecretFile: values['jwt-secret-file'] }),
-    ...(values['api-token-file'] === undefined ? {} : { apiTokenFile: values['api-token-file'] }),
-    ...(values['jwt-access-ttl'] === undefined ? {} : { jwtAccessTtlSeconds: intFlag(values['jwt-access-ttl'] as string, 'jwt-access-ttl') }),
-    ...(values['jwt-refresh-ttl'] === undefined ? {} : { jwtRefreshTtlSeconds: intFlag(values['jwt-refresh-ttl'] as string, 'jwt-refresh-ttl') }),
-    ...(values['rate-limit'] === undefined ? {} : { rateLimitPerMinute: intFlag(values['rate-limit'] as string, 'rate-limit') }),
-    ...(values['trusted-proxy'] === undefined ? {} : { trustedProxies: values['trusted-proxy'] }),
-    ...(values['body-limit'] === undefined ? {} : { bodyLimitBytes: intFlag(values['body-limit'] as string, 'body-limit') }),
-    ...(values['metrics-address'] === undefined ? {} : { metricsAddress: values['metrics-address'] }),
-  });
+  const parsed = ServeConfigSchema.safeParse(serveConfigInput(values));
   if (!parsed.success) throw new CliError(`invalid option: ${z.prettifyError(parsed.error).replace(/\n/g, ' ')}`);
   const log = createLogger();
   const { startEmbedded } = await import('./serve.ts');

@@ -24,11 +24,15 @@ describe('renderTable', () => {
           status: {
             phase: 'Succeeded',
             sessionId: 's-1',
-            usage: { durationMs: 1500, costUSD: 0.0123 },
+            // The CLI's own durationMs is its API time, not the run's: DURATION is wall time.
+            startTime: '2026-11-29T12:00:02.000Z',
+            completionTime: '2026-11-29T12:00:03.500Z',
+            usage: { durationMs: 20, costUSD: 0.0123 },
             conditions: [{ type: 'Succeeded', status: 'True', reason: 'Succeeded', lastTransitionTime: 'x' }],
           },
         },
         { metadata: { name: 'b', namespace: 'team', creationTimestamp: '2026-11-29T12:09:30Z' }, spec: {} },
+        { metadata: { name: 'c', namespace: 'default', creationTimestamp: '2026-11-29T12:09:00Z' }, spec: {}, status: { phase: 'Running', startTime: '2026-11-29T12:09:58Z' } },
       ],
       now,
     );
@@ -36,6 +40,7 @@ describe('renderTable', () => {
       'NAME     PHASE       REASON      AGE   DURATION   COST      SESSION',
       'a        Succeeded   Succeeded   10m   1.5s       $0.0123   s-1',
       'team/b   Pending                 30s',
+      'c        Running                 60s   2.0s',
     ]);
   });
 });

@@ -79,7 +79,10 @@ export function renderTable(runs: RunView[], now: number): string {
   const header = ['NAME', 'PHASE', 'REASON', 'AGE', 'DURATION', 'COST', 'SESSION'];
   const rows = runs.map((r) => {
     const s = r.status;
-    const duration = s?.usage?.durationMs;
+    // Wall time, as `kubectl get jobs` shows it: from start to completion, or to now while running.
+    const started = Date.parse(s?.startTime ?? '');
+    const ended = s?.completionTime === undefined ? now : Date.parse(s.completionTime);
+    const duration = Number.isFinite(started) && Number.isFinite(ended) ? Math.max(0, ended - started) : undefined;
     return [
       r.metadata.namespace === 'default' ? r.metadata.name : `${r.metadata.namespace}/${r.metadata.name}`,
       s?.phase ?? 'Pending',
