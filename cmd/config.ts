@@ -4,6 +4,9 @@
 // from the environment they are given, and STROMBOLI_LOG_LEVEL by controller/src/log.ts.
 import { z } from 'zod';
 import type { WebhookSettings } from '../contract/ports.ts';
+import { DEFAULT_LOG_RETENTION_MS, DEFAULT_POLL_MS, DEFAULT_RETRY_DELAY_MS } from '../controller/src/agentrun/reconciler.ts';
+import { DEFAULT_CONCURRENCY, DEFAULT_RESYNC_MS } from '../controller/src/reconcile/controller.ts';
+import { DEFAULT_AGENT_IMAGE } from '../controller/src/runner/podman-runner.ts';
 
 export const ServeConfigSchema = z.object({
   /** Watched directory of AgentRun manifests. Default ./runs. Never written to. */
@@ -21,7 +24,7 @@ export const ServeConfigSchema = z.object({
   /** A containers.conf for podman (CONTAINERS_CONF). Default: podman's own configuration. */
   containersConf: z.string().min(1).optional(),
   /** Image of runs that name none. Default localhost/stromboli/agent:latest. */
-  image: z.string().min(1).default('localhost/stromboli/agent:latest'),
+  image: z.string().min(1).default(DEFAULT_AGENT_IMAGE),
   /** podman --network of agent containers. Default: podman's default network. */
   containerNetwork: z.string().min(1).optional(),
   /** ANTHROPIC_BASE_URL given to agent containers (gateways, proxies, test fakes). Default: the CLI's own. */
@@ -31,15 +34,15 @@ export const ServeConfigSchema = z.object({
   /** Extra non-secret environment for agent containers (proxies, CLAUDE_CODE_* switches). Default: none. Secrets go through podman secrets, never here. */
   containerEnv: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment names are letters, digits and _'), z.string()).default({}),
   /** Reconciles at once. Default 4. */
-  workers: z.int().min(1).max(64).default(4),
+  workers: z.int().min(1).max(64).default(DEFAULT_CONCURRENCY),
   /** Full resync period in ms. Default 5 minutes. */
-  resyncMs: z.int().min(1000).default(300_000),
+  resyncMs: z.int().min(1000).default(DEFAULT_RESYNC_MS),
   /** How often a running container is looked at without events, in ms. Default 10 s. */
-  pollMs: z.int().min(100).default(10_000),
+  pollMs: z.int().min(100).default(DEFAULT_POLL_MS),
   /** Delay before a retried attempt (doubles per attempt), in ms. Default 2 s. */
-  retryDelayMs: z.int().min(0).default(2_000),
+  retryDelayMs: z.int().min(0).default(DEFAULT_RETRY_DELAY_MS),
   /** How long a deleted run's logs are kept when it sets no ttlSecondsAfterFinished, in seconds. Default 7 days. */
-  logRetentionSeconds: z.int().min(0).default(7 * 24 * 3600),
+  logRetentionSeconds: z.int().min(0).default(DEFAULT_LOG_RETENTION_MS / 1000),
   /** Namespace of manifests that name none. Default 'default'. */
   defaultNamespace: z.string().min(1).default('default'),
   /**

@@ -3,10 +3,11 @@
 // through the Executor; their progress lines are passed through.
 import { fileURLToPath } from 'node:url';
 import { ExecaExecutor } from '../../controller/src/exec/execa-executor.ts';
+import { DEFAULT_AGENT_IMAGE } from '../../controller/src/runner/podman-runner.ts';
 import { CliError } from './client.ts';
 
 /** The image references the recipes produce. */
-export const AGENT_IMAGE = 'localhost/stromboli/agent:latest';
+export const AGENT_IMAGE = DEFAULT_AGENT_IMAGE;
 export const FAKE_IMAGE = 'localhost/stromboli/fake-claude:latest';
 
 export async function buildImage(options: { fake: boolean; out: (text: string) => void }): Promise<void> {

@@ -18,19 +18,30 @@ import type { StatusChange } from './status.ts';
 
 export type AgentRunResource = Resource<AgentRunStatus>;
 
+/** Default pollMs: how often a running container is looked at without events (the log follower wakes the run when it ends). */
+export const DEFAULT_POLL_MS = 10_000;
+/** Default retryDelayMs: the delay before attempt 2, doubled for each further attempt. */
+export const DEFAULT_RETRY_DELAY_MS = 2_000;
+/** Default stopGraceSeconds: SIGTERM grace before SIGKILL. */
+export const DEFAULT_STOP_GRACE_SECONDS = 10;
+/** Default logRetentionMs: how long a deleted run's logs are kept when it sets no TTL (7 days). */
+export const DEFAULT_LOG_RETENTION_MS = 7 * 24 * 3600 * 1000;
+/** A queued run looks again this often even if no slot frees (the slots wake it when one does). */
+export const QUEUED_RECHECK_MS = 60_000;
+
 export interface AgentRunReconcilerOptions {
   store: ResourceStore<AgentRunStatus>;
   runner: AgentRunner;
   slots: Slots;
   /** Recorded as status.node. Default: 'local'. */
   node?: string;
-  /** How often a running container is looked at when no event arrives. Default 10 s (the log follower wakes the run when it ends). */
+  /** How often a running container is looked at when no event arrives. Default DEFAULT_POLL_MS (10 s). */
   pollMs?: number;
-  /** Delay before a retried attempt, doubled for each further attempt. Default 2 s. */
+  /** Delay before a retried attempt, doubled for each further attempt. Default DEFAULT_RETRY_DELAY_MS (2 s). */
   retryDelayMs?: number;
-  /** SIGTERM grace before SIGKILL when stopping a container. Default 10 s. */
+  /** SIGTERM grace before SIGKILL when stopping a container. Default DEFAULT_STOP_GRACE_SECONDS (10 s). */
   stopGraceSeconds?: number;
-  /** How long a deleted run's logs are kept when its spec sets no ttlSecondsAfterFinished. Default 7 days. */
+  /** How long a deleted run's logs are kept when its spec sets no ttlSecondsAfterFinished. Default DEFAULT_LOG_RETENTION_MS (7 days). */
   logRetentionMs?: number;
   /** Injectable clock (epoch ms). */
   now?: () => number;
@@ -64,10 +75,10 @@ export class AgentRunReconciler implements Reconciler {
     this.#runner = options.runner;
     this.#slots = options.slots;
     this.#node = options.node ?? 'local';
-    this.#pollMs = options.pollMs ?? 10_000;
-    this.#retryDelayMs = options.retryDelayMs ?? 2_000;
-    this.#grace = options.stopGraceSeconds ?? 10;
-    this.#logRetentionMs = options.logRetentionMs ?? 7 * 24 * 3600 * 1000;
+    this.#pollMs = options.pollMs ?? DEFAULT_POLL_MS;
+    this.#retryDelayMs = options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS;
+    this.#grace = options.stopGraceSeconds ?? DEFAULT_STOP_GRACE_SECONDS;
+    this.#logRetentionMs = options.logRetentionMs ?? DEFAULT_LOG_RETENTION_MS;
     this.#now = options.now ?? Date.now;
   }
 
@@ -159,7 +170,7 @@ export class AgentRunReconciler implements Reconciler {
           message: `waiting for a free slot (${this.#slots.running} of ${this.#slots.limit} running)`,
         });
       }
-      return { requeueAfterMs: 60_000 };
+      return { requeueAfterMs: QUEUED_RECHECK_MS };
     }
     const name = containerName(identityOf(run), attempt);
     // A fork gets its new id now, so status names it from the start and it can be resumed later.

@@ -5,13 +5,14 @@ import { ValidationError } from '../../../contract/errors.ts';
 import type { CompatibilityRank, ImageInfo } from '../../../contract/catalog.ts';
 import type { ImagePort } from '../../../contract/ports.ts';
 import type { PodmanClient } from '../podman/client.ts';
+import { DEFAULT_AGENT_IMAGE } from '../runner/podman-runner.ts';
 
 export type { CompatibilityRank, ImageInfo };
 import type { ImageSummary } from '../podman/parse.ts';
 
 export interface ImageCatalogOptions {
   podman: Pick<PodmanClient, 'listImages'>;
-  /** The image runs use when they name none; ranked 1. Default localhost/stromboli/agent:latest. */
+  /** The image runs use when they name none; ranked 1. Default DEFAULT_AGENT_IMAGE. */
   agentImage?: string;
 }
 
@@ -77,7 +78,7 @@ export class ImageCatalog implements ImagePort {
 
   constructor(options: ImageCatalogOptions) {
     this.#podman = options.podman;
-    this.#agentImage = options.agentImage ?? `${AGENT_REPOSITORY}:latest`;
+    this.#agentImage = options.agentImage ?? DEFAULT_AGENT_IMAGE;
   }
 
   /** Every local image name, best rank first, then by name. */

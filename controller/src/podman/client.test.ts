@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { AppError, TerminalError, ValidationError } from '../../../contract/errors.ts';
+import { AppError, ValidationError } from '../../../contract/errors.ts';
 import { CommandError } from '../exec/command-error.ts';
 import { FakeExecutor } from '../exec/fake-executor.ts';
 import { DEFAULT_COMMAND_TIMEOUT_MS, PodmanClient, PodmanUnavailableError, SECRET_VALUE_ENV } from './client.ts';
@@ -53,14 +53,6 @@ describe('PodmanClient.run', () => {
     const { fake, client } = setup((f) => f.onRun(['/usr/bin/podman', ...RUN_ARGS], { stdout: `${ID}` }));
     expect(await client.run(RUN_ARGS)).toBe(ID);
     expect(fake.argvs).toEqual([['/usr/bin/podman', ...RUN_ARGS]]);
-  });
-
-  it('checks the image first when told which, and fails with IMAGE_NOT_FOUND without running', async () => {
-    const { fake, client } = setup((f) => f.onRun(['/usr/bin/podman', 'image', 'exists', 'localhost/img:1'], { exitCode: 1 }));
-    const error = await rejection(client.run(RUN_ARGS, { image: 'localhost/img:1' }));
-    expect(error).toBeInstanceOf(TerminalError);
-    expect(error).toMatchObject({ code: 'IMAGE_NOT_FOUND', reason: 'ImageNotFound', details: { image: 'localhost/img:1' } });
-    expect(fake.argvs).toEqual([['/usr/bin/podman', 'image', 'exists', 'localhost/img:1']]);
   });
 
   it('turns exit 125 into a CommandError with the argv and exit code in details', async () => {
@@ -191,7 +183,7 @@ describe('PodmanClient.stop and remove', () => {
   });
 });
 
-describe('PodmanClient.logs and waitExit', () => {
+describe('PodmanClient.logs', () => {
   it('streams podman logs with --follow and --since', async () => {
     const { fake, client } = setup((f) => f.onStream({ prefix: ['/usr/bin/podman', 'logs'] }, { lines: ['a', 'b'] }));
     const controller = new AbortController();
@@ -212,16 +204,6 @@ describe('PodmanClient.logs and waitExit', () => {
     const { fake, client } = setup();
     client.logs('c1');
     expect(fake.argvs).toEqual([['/usr/bin/podman', 'logs', 'c1']]);
-  });
-
-  it('waits for the exit code', async () => {
-    const { client } = setup((f) => f.onRun(['/usr/bin/podman', 'wait', 'c1'], { stdout: '3' }));
-    expect(await client.waitExit('c1')).toBe(3);
-  });
-
-  it('returns undefined from waitExit when the container does not exist', async () => {
-    const { client } = setup((f) => f.onRun(['/usr/bin/podman', 'wait', 'c1'], { exitCode: 125 }).onRun(['/usr/bin/podman', 'container', 'exists', 'c1'], { exitCode: 1 }));
-    expect(await client.waitExit('c1')).toBeUndefined();
   });
 });
 

@@ -11,10 +11,10 @@
 //   - 126 / 127 come from the Executor when the podman binary cannot be run; from `podman run`
 //     they mean the container's command is not executable / not found.
 
-import { AppError, TerminalError, ValidationError } from '../../../contract/errors.ts';
+import { AppError, ValidationError } from '../../../contract/errors.ts';
 import { CommandError } from '../exec/command-error.ts';
 import type { ExecResult, Executor, StreamHandle } from '../exec/executor.ts';
-import { parseContainerId, parseContainerInspect, parseContainerList, parseImageList, parseSecretList, parseWaitExitCode } from './parse.ts';
+import { parseContainerId, parseContainerInspect, parseContainerList, parseImageList, parseSecretList } from './parse.ts';
 import type { ContainerState, ContainerSummary, ImageSummary, SecretSummary } from './parse.ts';
 
 /** Default time limit of one short podman command (everything but logs and wait). */
@@ -44,8 +44,6 @@ export interface PodmanClientOptions {
 
 /** Options of PodmanClient.run. */
 export interface RunOptions {
-  /** When set, the image is checked first and a missing one fails with IMAGE_NOT_FOUND; default: not checked. */
-  image?: string;
   /** Aborts the command; default: none. */
   signal?: AbortSignal;
 }
@@ -93,9 +91,6 @@ export class PodmanClient {
   /** Runs `podman <runArgs>` (a detached `run`, from buildPodmanRunArgs) and returns the container id. */
   async run(runArgs: readonly string[], options: RunOptions = {}): Promise<string> {
     checkDetachedRun(runArgs);
-    if (options.image !== undefined && !(await this.imageExists(options.image))) {
-      throw new TerminalError('ImageNotFound', 'image not found in local storage', { code: 'IMAGE_NOT_FOUND', details: { image: options.image } });
-    }
     const argv = this.#argv(runArgs);
     const result = await this.#executor.run(argv, this.#execOptions(options.signal));
     if (result.exitCode === 0) return parseContainerId(result.stdout);
@@ -166,17 +161,6 @@ export class PodmanClient {
       name,
     ];
     return this.#executor.stream(this.#argv(args), this.#streamOptions(options.signal));
-  }
-
-  /** Blocks until the container has exited and returns its exit code; undefined when it does not exist. */
-  async waitExit(name: string, options: { signal?: AbortSignal } = {}): Promise<number | undefined> {
-    checkName(name);
-    const argv = this.#argv(['wait', name]);
-    const result = await this.#executor.run(argv, this.#streamOptions(options.signal));
-    if (result.exitCode === 0) return parseWaitExitCode(result.stdout);
-    const error = this.#failure(argv, result, 'podman wait failed');
-    if (result.aborted || error instanceof PodmanUnavailableError || (await this.containerExists(name))) throw error;
-    return undefined;
   }
 
   /** Whether the image is in local storage (nothing is ever pulled). */

@@ -7,7 +7,6 @@ import {
   parseContainerList,
   parseImageList,
   parseSecretList,
-  parseWaitExitCode,
   toContainerStatus,
 } from './parse.ts';
 
@@ -151,16 +150,11 @@ describe('toContainerStatus', () => {
   });
 });
 
-describe('parseContainerId and parseWaitExitCode', () => {
+describe('parseContainerId', () => {
   it('reads the id printed by podman run --detach', () => {
     const id = 'd7f1b1ad7fc6d51fc89650cb11901a238f8e8050427cd54f4a7c71b11aae6d75';
     expect(parseContainerId(`${id}\n`)).toBe(id);
     expect(() => parseContainerId('hello')).toThrow(ValidationError);
-  });
-
-  it('reads the exit code printed by podman wait', () => {
-    expect(parseWaitExitCode('137\n')).toBe(137);
-    expect(() => parseWaitExitCode('')).toThrow(ValidationError);
   });
 });
 

@@ -242,14 +242,6 @@ export function parseContainerId(stdout: string): string {
   return id;
 }
 
-/** The exit code printed by `podman wait`. Throws ValidationError. */
-export function parseWaitExitCode(stdout: string): number {
-  const text = stdout.trim();
-  if (!/^-?\d+$/.test(text)) {
-    throw new ValidationError('podman output is not an exit code', { details: { command: 'wait' } });
-  }
-  return Number.parseInt(text, 10);
-}
 
 function parseJson(text: string, command: string): unknown {
   try {

@@ -5,7 +5,7 @@ import { TerminalError } from '../../../contract/errors.ts';
 import { CommandError } from '../exec/command-error.ts';
 import { Reasons } from '../../../contract/apis/v1alpha1/index.ts';
 import { buildClaudeArgs, claudeEnv } from '../claude/args.ts';
-import { buildPodmanRunArgs } from '../podman/args.ts';
+import { DEFAULT_PIDS_LIMIT, DEFAULT_USER, buildPodmanRunArgs } from '../podman/args.ts';
 import type { PodmanRunSpec } from '../podman/args.ts';
 import type { PodmanClient } from '../podman/client.ts';
 import type { Logger } from '../reconcile/types.ts';
@@ -16,6 +16,15 @@ import type { RunIdentity } from './names.ts';
 import type { SessionDirs } from './session.ts';
 import { summarizeTranscript } from './stream-json.ts';
 import type { AgentRunner, AttemptRecord, ManagedContainer, ObservedContainer, StartRequest } from './types.ts';
+
+/** The image of runs that name none: the agent image `stromboli images build` makes. */
+export const DEFAULT_AGENT_IMAGE = 'localhost/stromboli/agent:latest';
+/** Memory limit of a container whose spec sets none. */
+export const DEFAULT_MEMORY = '512m';
+/** CPU limit of a container whose spec sets none. */
+export const DEFAULT_CPUS = '1';
+/** Seconds podman waits past the deadline before it kills (its --timeout is deadline + this). */
+export const DEFAULT_DEADLINE_GRACE_SECONDS = 30;
 
 /** The container HOME, where the session directory is mounted (as Stromboli does). */
 export const CONTAINER_HOME = '/home/user';
@@ -43,19 +52,19 @@ export interface PodmanAgentRunnerOptions {
   sessions: SessionDirs;
   /** Value of the owner label, so several controllers on one podman never touch each other's containers. */
   owner: string;
-  /** Image used when the spec names none. Default localhost/stromboli/agent:latest. */
+  /** Image used when the spec names none. Default DEFAULT_AGENT_IMAGE. */
   defaultImage?: string;
   /** Host paths volumes may come from (deny by default: empty refuses every volume). */
   allowedVolumes?: readonly string[];
   /** Image patterns runs may use (globs, Stromboli's rules). Default: any local image. */
   allowedImages?: readonly string[];
-  /** Default 512m. */
+  /** Default DEFAULT_MEMORY (512m). */
   defaultMemory?: string;
-  /** Default '1'. */
+  /** Default DEFAULT_CPUS ('1'). */
   defaultCpus?: string;
-  /** Default 256. */
+  /** Default DEFAULT_PIDS_LIMIT (256). */
   pidsLimit?: number;
-  /** Container user. Default 1000:1000 (the agent image's non-root user). */
+  /** Container user. Default DEFAULT_USER (1000:1000, the agent image's non-root user). */
   user?: string;
   /** podman --network value; default: podman's default network. */
   network?: string;
@@ -63,7 +72,7 @@ export interface PodmanAgentRunnerOptions {
   env?: Record<string, string>;
   /** Server-wide credentials, as podman secrets. */
   credentials?: readonly CredentialSecret[];
-  /** Seconds podman waits after the deadline before killing (its --timeout is deadline + this). Default 30. */
+  /** Seconds podman waits after the deadline before killing (its --timeout is deadline + this). Default DEFAULT_DEADLINE_GRACE_SECONDS (30). */
   deadlineGraceSeconds?: number;
   log?: Logger;
   /** Called when a container's output has ended (it exited): the loop reconciles the run at once instead of waiting for a poll. */
@@ -83,16 +92,16 @@ export class PodmanAgentRunner implements AgentRunner {
 
   constructor(options: PodmanAgentRunnerOptions) {
     this.#o = {
-      defaultImage: 'localhost/stromboli/agent:latest',
+      defaultImage: DEFAULT_AGENT_IMAGE,
       allowedVolumes: [],
       allowedImages: [],
-      defaultMemory: '512m',
-      defaultCpus: '1',
-      pidsLimit: 256,
-      user: '1000:1000',
+      defaultMemory: DEFAULT_MEMORY,
+      defaultCpus: DEFAULT_CPUS,
+      pidsLimit: DEFAULT_PIDS_LIMIT,
+      user: DEFAULT_USER,
       env: {},
       credentials: [],
-      deadlineGraceSeconds: 30,
+      deadlineGraceSeconds: DEFAULT_DEADLINE_GRACE_SECONDS,
       ...options,
     };
   }

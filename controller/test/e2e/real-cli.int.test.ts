@@ -491,17 +491,12 @@ describe('two servers on one podman host', () => {
   });
 });
 
-// BUG (found by this suite): a `podman run` that fails with podman's exit 125 is retried with
-// backoff forever and the run's status is never written (controller/src/agentrun/reconciler.ts,
-// #start: only a TerminalError reaches #write; docs/errors.md: "unchanged"). A run whose
-// container cannot be created — here a spec.podman.secretsEnv naming a podman secret that does
-// not exist; earlier in this suite's life the server's own credentials secret vanishing — shows
-// no phase, no reason and no message, ever: the user cannot tell it from a run nobody looked at.
-// STYLE.md §4 asks for the last failure message on the object. Expected to fail until the
-// reconciler records it (e.g. Pending with the bounded, scrubbed podman error as the message, or
-// Failed when the runner can tell the missing secret before it starts anything).
+// Regression (found by this suite, fixed in the reconciler): a run whose container cannot be
+// created, here because spec.podman.secretsEnv names a podman secret that does not exist, once
+// showed no phase, reason or message, ever. The runner now tells the missing secret before it
+// creates anything, and the run ends Failed (SecretNotFound) with a message naming the secret.
 describe('a container that podman cannot create', () => {
-  it('BUG: says why in the run status (a secretsEnv naming a missing podman secret)', async () => {
+  it('says why in the run status when a secretsEnv names a missing podman secret, and starts no container', async () => {
     const missing = `stromboli-e2e-missing-${randomBytes(4).toString('hex')}`;
     await createRun('missing-secret', { prompt: 'Never starts.', podman: { secretsEnv: { GH_TOKEN: missing } } });
     const run = await waitForRun(read('missing-secret'), 'a status message naming the missing secret', (r) => r?.status?.message?.includes(missing) === true, { timeoutMs: 30_000 });
