@@ -1,5 +1,5 @@
 // buildApp: the whole HTTP API as a Fastify instance that never listens by itself, so tests use
-// app.inject and main.ts decides where to listen. Plugins first, then one plugin per route group.
+// app.inject and the entry points (cmd/) decide where to listen. Plugins first, then one plugin per route group.
 // Three nested scopes: public (/health, /openapi.json, /docs) ⊃ rate-limited (/auth refresh,
 // validate, logout) ⊃ authenticated (everything else). Stromboli's order: rate limit, then auth.
 import Fastify from 'fastify';
@@ -23,7 +23,7 @@ import { claudeStatusRoutes, healthRoutes } from './routes/health.ts';
 import { imageRoutes } from './routes/images.ts';
 import { secretRoutes } from './routes/secrets.ts';
 import { sessionRoutes } from './routes/sessions.ts';
-import { runFamily } from './run-facade/run-family.ts';
+import { runFamily } from './routes/run-family.ts';
 import type { Ports } from '../../contract/ports.ts';
 
 export interface AppAuthOptions {

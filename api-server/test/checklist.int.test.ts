@@ -21,7 +21,7 @@ import { Labels, ensureFakeImage, inspectContainer, listContainers, removeContai
 import { CONTAINERS_CONF, FAKE_IMAGE } from '../../controller/test/helpers/repo.ts';
 import { createTempDirs } from '../../controller/test/helpers/temp-dirs.ts';
 import type { TempDirs } from '../../controller/test/helpers/temp-dirs.ts';
-import { sseEvents } from '../src/run-facade/facade-test-bed.ts';
+import { sseEvents } from './helpers/sse.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const RFC3339_SECONDS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(Z|[+-]\d{2}:\d{2})$/;

@@ -18,7 +18,7 @@ import { ownerOf, startEmbedded } from '../../cmd/serve.ts';
 import type { EmbeddedServer } from '../../cmd/serve.ts';
 import { createLogger } from '../../controller/src/log.ts';
 import { Labels } from '../../controller/src/runner/names.ts';
-import { sseEvents } from '../src/run-facade/facade-test-bed.ts';
+import { sseEvents } from './helpers/sse.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const IMAGE = 'localhost/stromboli/fake-claude:latest';

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { buildApp } from '../app.ts';
 import { Metrics, listenMetrics } from './metrics.ts';
 import type { MetricsListener } from './metrics.ts';
-import { stubLogReader, stubRunStore } from './stub-ports.ts';
+import { stubLogReader, stubRunStore } from '../../test/helpers/stub-ports.ts';
 
 const loop = () => ({ reconciles: { success: 3, error: 1 }, queueDepth: 2, queueDelayed: 5, activeWorkers: 1, watchRestarts: 0 });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../app.ts';
 import type { HealthPort, ImagePort, SecretPort, SessionPort } from '../../../contract/ports.ts';
-import { stubLogReader, stubRunStore } from './stub-ports.ts';
+import { stubLogReader, stubRunStore } from '../../test/helpers/stub-ports.ts';
 
 const health: HealthPort = { check: async () => [], claudeConfigured: async () => true };
 const sessions: SessionPort = { list: async () => [], remove: async () => false, history: async () => undefined };

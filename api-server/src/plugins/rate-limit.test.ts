@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../app.ts';
 import type { AppOptions } from '../app.ts';
-import { stubLogReader, stubRunStore } from './stub-ports.ts';
+import { stubLogReader, stubRunStore } from '../../test/helpers/stub-ports.ts';
 
 const TOKEN = 'static-api-token-0123456789';
 const LIST = '/apis/stromboli.dev/v1alpha1/agentruns';

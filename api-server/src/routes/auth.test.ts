@@ -4,7 +4,7 @@ import { buildApp } from '../app.ts';
 import type { AppAuthOptions } from '../app.ts';
 import { MemoryRevocationList } from '../auth/revocations.ts';
 import type { RevocationList } from '../auth/revocations.ts';
-import { stubLogReader, stubRunStore } from '../plugins/stub-ports.ts';
+import { stubLogReader, stubRunStore } from '../../test/helpers/stub-ports.ts';
 
 const SECRET = 'a-jwt-secret-of-more-than-32-characters-for-tests';
 const API_TOKEN = 'static-api-token-0123456789';

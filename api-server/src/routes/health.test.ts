@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../app.ts';
-import { stubLogReader, stubRunStore } from '../plugins/stub-ports.ts';
+import { stubLogReader, stubRunStore } from '../../test/helpers/stub-ports.ts';
 import type { HealthComponent, HealthPort } from '../../../contract/ports.ts';
 
 function health(components: HealthComponent[]): HealthPort & { checks: number } {

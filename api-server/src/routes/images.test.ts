@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../../contract/errors.ts';
 import { buildApp } from '../app.ts';
-import { stubLogReader, stubRunStore } from '../plugins/stub-ports.ts';
+import { stubLogReader, stubRunStore } from '../../test/helpers/stub-ports.ts';
 import type { ImageInfo, ImagePort } from '../../../contract/ports.ts';
 import { NO_REGISTRY_PULL, NO_REGISTRY_SEARCH } from './images.ts';
 

@@ -1,10 +1,11 @@
-// GET /jobs, GET /jobs/{id}, DELETE /jobs/{id} through app.inject, over a MemoryStore.
+// GET /jobs, GET /jobs/{id}, DELETE /jobs/{id} through app.inject, over a MemoryStore with the real controller.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AgentRunStatus } from '../../../contract/apis/v1alpha1/index.ts';
 import { ConflictError } from '../../../contract/errors.ts';
 import { MemoryStore } from '../../../contract/store/memory-store.ts';
-import { startTestBed } from '../run-facade/facade-test-bed.ts';
-import type { TestBed, TestBedOptions } from '../run-facade/facade-test-bed.ts';
+import { succeeded } from '../../test/helpers/agent-script.ts';
+import { startTestBed } from '../../test/helpers/facade-test-bed.ts';
+import type { TestBed, TestBedOptions } from '../../test/helpers/facade-test-bed.ts';
 import { CANNOT_CANCEL } from '../run-facade/run-facade.ts';
 
 const RFC3339_SECONDS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
@@ -213,10 +214,10 @@ describe('DELETE /jobs/{id}', () => {
       }
       return patchSpec(ref, patch, resourceVersion);
     };
-    const { app, controller } = await start({}, given);
+    const { app, finish } = await start({}, given);
     const id = await submit('x [hold]');
     await expect.poll(async () => phaseOf(id)).toBe('Running');
-    finishFirst = () => controller.finish(id, { phase: 'Succeeded', result: 'won the race' });
+    finishFirst = () => finish(id, succeeded('won the race'));
     const res = await app.inject({ method: 'DELETE', url: `/jobs/${id}` });
     expect(res.statusCode).toBe(409);
     expect((await job(id)).json()).toMatchObject({ status: 'completed', output: 'won the race' });

@@ -1,12 +1,13 @@
-// POST /run and POST /run/async through app.inject, over a MemoryStore with the fake controller.
+// POST /run and POST /run/async through app.inject, over a MemoryStore with the real controller.
 import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AgentRunStatus } from '../../../contract/apis/v1alpha1/index.ts';
 import { MAX_PROMPT_BYTES } from '../../../contract/apis/v1alpha1/index.ts';
 import { MemoryStore } from '../../../contract/store/memory-store.ts';
-import { startTestBed } from '../run-facade/facade-test-bed.ts';
-import type { TestBed, TestBedOptions } from '../run-facade/facade-test-bed.ts';
+import { succeeded } from '../../test/helpers/agent-script.ts';
+import { startTestBed } from '../../test/helpers/facade-test-bed.ts';
+import type { TestBed, TestBedOptions } from '../../test/helpers/facade-test-bed.ts';
 import { SOURCE_LABEL, WEBHOOK_ANNOTATION } from '../run-facade/names.ts';
 import { PROMPT_REQUIRED } from '../run-facade/run-request.ts';
 
@@ -92,8 +93,11 @@ describe('POST /run', () => {
       podman: { timeout: '10m', secrets_env: { TOKEN: 'gh-token' }, lifecycle: { post_start: ['echo hi'] } },
     });
     expect(res.statusCode).toBe(200);
-    expect(res.json().session_id).toBe(SESSION);
     const run = await onlyRun();
+    // A fork runs as a new session, named by the controller at start: the answer gives that id.
+    expect(res.json().session_id).toMatch(UUID);
+    expect(res.json().session_id).not.toBe(SESSION);
+    expect(res.json().session_id).toBe(run.status?.sessionId);
     expect(run.spec).toEqual({
       prompt: 'x',
       workdir: '/workspace/app',
@@ -274,10 +278,10 @@ describe('POST /run', () => {
   });
 
   it('returns the structured output, and renders output as json or stream-json when asked', async () => {
-    const { controller } = await start();
+    const { finish } = await start();
     const pending = post('/run', { prompt: 'schema [hold]', claude: { output_format: 'json', json_schema: '{"type":"object"}' } });
     await expect.poll(async () => (await store.list())[0]?.status?.phase).toBe('Running');
-    await controller.finish((await onlyRun()).metadata.name, { phase: 'Succeeded', result: 'done', structuredOutput: { answer: 42 } });
+    await finish((await onlyRun()).metadata.name, succeeded('done', { structuredOutput: { answer: 42 } }));
     const body = (await pending).json();
     expect(body.structured_output).toEqual({ answer: 42 });
     expect(JSON.parse(body.output)).toMatchObject({ type: 'result', result: 'done', structured_output: { answer: 42 } });
@@ -288,12 +292,13 @@ describe('POST /run', () => {
   });
 
   it('reads a result that status had to truncate from the persisted log', async () => {
-    const { controller } = await start();
+    const { finish } = await start();
     const pending = post('/run', { prompt: 'long [hold]' });
     await expect.poll(async () => (await store.list())[0]?.status?.phase).toBe('Running');
     const full = 'y'.repeat(20_000);
     const run = await onlyRun();
-    await controller.finish(run.metadata.name, { phase: 'Succeeded', result: full, resultTruncated: true });
+    // Longer than MAX_RESULT_CHARS: the controller keeps a truncated result in status.
+    await finish(run.metadata.name, succeeded(full));
     expect((await pending).json().output).toBe(full);
   });
 
@@ -334,13 +339,13 @@ describe('POST /run with a client that disconnects', () => {
   }
 
   it('keeps the run going (readable as a job) by default', async () => {
-    const { controller } = await start();
+    const { finish } = await start();
     await postAndDrop('/run', 'wait [hold]');
     const run = await onlyRun();
     // Give the server time to notice the close; the run must stay uncancelled.
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect((await onlyRun()).spec).not.toHaveProperty('cancel');
-    await controller.finish(run.metadata.name, { phase: 'Succeeded', result: 'later' });
+    await finish(run.metadata.name, succeeded('later'));
     const job = await bed?.app.inject({ method: 'GET', url: `/jobs/${run.metadata.name}` });
     expect(job?.json()).toMatchObject({ status: 'completed', output: 'later' });
   });

@@ -11,8 +11,8 @@ import { parseRunRequest, RunRequestSchema } from '../run-facade/run-request.ts'
 import { crashInfoOf, failureOf, jobStatusOf, sessionIdOf, usageOf } from '../run-facade/run-view.ts';
 import { AsyncRunResponseSchema, RunResponseSchema, runFamilyEnvelope } from '../run-facade/schemas.ts';
 import type { RunResponse } from '../run-facade/schemas.ts';
-import { checkWebhookUrl } from '../run-facade/webhook-target.ts';
-import type { WebhookTargetPolicy } from '../run-facade/webhook-target.ts';
+import { checkWebhookUrl } from '../webhooks/webhook-target.ts';
+import type { WebhookTargetPolicy } from '../webhooks/webhook-target.ts';
 import type { StoredRun } from '../../../contract/ports.ts';
 
 export interface RunRoutesOptions {

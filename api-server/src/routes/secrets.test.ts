@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AppError, ValidationError } from '../../../contract/errors.ts';
 import { buildApp } from '../app.ts';
-import { stubLogReader, stubRunStore } from '../plugins/stub-ports.ts';
+import { stubLogReader, stubRunStore } from '../../test/helpers/stub-ports.ts';
 import type { SecretInfo, SecretPort } from '../../../contract/ports.ts';
 
 const VALUE = 'sk-test-very-secret-value-0123456789';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConflictError, ValidationError } from '../../../contract/errors.ts';
 import { buildApp } from '../app.ts';
-import { stubLogReader, stubRunStore } from '../plugins/stub-ports.ts';
+import { stubLogReader, stubRunStore } from '../../test/helpers/stub-ports.ts';
 import type { HistoryMessage, SessionPort } from '../../../contract/ports.ts';
 import { pageOf, toMessageBody } from './sessions.ts';
 

@@ -5,8 +5,10 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AgentRunStatus } from '../../../contract/apis/v1alpha1/index.ts';
 import { MemoryStore } from '../../../contract/store/memory-store.ts';
-import { parseSse, startTestBed } from '../run-facade/facade-test-bed.ts';
-import type { TestBed, TestBedOptions } from '../run-facade/facade-test-bed.ts';
+import { succeeded } from '../../test/helpers/agent-script.ts';
+import { startTestBed } from '../../test/helpers/facade-test-bed.ts';
+import type { TestBed, TestBedOptions } from '../../test/helpers/facade-test-bed.ts';
+import { parseSse } from '../../test/helpers/sse.ts';
 
 const SESSION = '0b0f6c1e-8a55-4c1b-9d7e-2f3a4b5c6d7e';
 
@@ -128,14 +130,14 @@ describe('GET /run/stream', () => {
   });
 
   it('ends with event: error and a generic message when the log cannot be read mid-stream', async () => {
-    const { logs, controller } = await start();
+    const { logs, finish } = await start();
     const pending = get('/run/stream?prompt=x%20%5Bhold%5D');
     await expect.poll(async () => (await store.list())[0]?.status?.phase).toBe('Running');
     const run = await onlyRun();
     logs.break(run.metadata.uid);
     const frames = parseSse((await pending).body);
     expect(frames.at(-1)).toEqual({ event: 'error', data: 'internal server error' });
-    await controller.finish(run.metadata.name, { phase: 'Succeeded', result: 'ok' });
+    await finish(run.metadata.name, succeeded('ok'));
   });
 
   it('has no HEAD route: a HEAD must never start a run', async () => {
@@ -173,23 +175,23 @@ describe('GET /run/stream', () => {
   });
 
   it('sends heartbeat comments while the run is quiet', async () => {
-    const { controller } = await start({ family: { heartbeatMs: 20 } });
+    const { finish } = await start({ family: { heartbeatMs: 20 } });
     const port = await listen();
     const stream = await openStream(port, '/run/stream?prompt=quiet%20%5Bhold%5D', (text) => text.includes(': keep-alive'));
     expect(stream.text).toContain(': keep-alive\n\n');
-    await controller.finish((await onlyRun()).metadata.name, { phase: 'Succeeded', result: 'ok' });
+    await finish((await onlyRun()).metadata.name, succeeded('ok'));
     stream.close();
   });
 
   it('keeps the run going when the client leaves (it can re-attach later)', async () => {
-    const { controller } = await start();
+    const { finish } = await start();
     const port = await listen();
     const stream = await openStream(port, '/run/stream?prompt=x%20%5Bhold%5D', (text) => text.includes('"subtype":"init"'));
     stream.close();
     const name = (await onlyRun()).metadata.name;
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect((await onlyRun()).spec).not.toHaveProperty('cancel');
-    await controller.finish(name, { phase: 'Succeeded', result: 'finished alone' });
+    await finish(name, succeeded('finished alone'));
     const replay = parseSse((await get(`/jobs/${name}/stream`)).body);
     expect(replay.at(-1)?.event).toBe('done');
   });

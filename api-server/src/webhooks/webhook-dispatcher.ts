@@ -3,10 +3,10 @@
 // was cancelled (with status "cancelled"). State is in memory: a run that ended while no facade
 // was watching gets no webhook, and pending retries die with the process (docs/compatibility.md).
 import type { StoredRun } from '../../../contract/ports.ts';
-import { WEBHOOK_ANNOTATION, isApiRun } from './names.ts';
-import { isFinished } from './run-view.ts';
-import type { FacadeLogger, RunEvent, RunWatcher } from './run-watcher.ts';
-import type { WebhookPayload } from './schemas.ts';
+import { WEBHOOK_ANNOTATION, isApiRun } from '../run-facade/names.ts';
+import { isFinished } from '../run-facade/run-view.ts';
+import type { FacadeLogger, RunEvent, RunWatcher } from '../run-facade/run-watcher.ts';
+import type { WebhookPayload } from '../run-facade/schemas.ts';
 import type { DeliveryResult } from './webhook-sender.ts';
 
 export interface WebhookDispatcherOptions {

@@ -1,16 +1,20 @@
-// Webhooks of async jobs, end to end inside the run family: submit → the fake controller ends
-// the run → the dispatcher (watching the store) sends one signed payload.
+// Webhooks of async jobs, end to end inside the run family: submit → the controller ends the run
+// (the fake agent's script decides how) → the dispatcher (watching the store) sends one signed payload.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AgentRunStatus } from '../../../contract/apis/v1alpha1/index.ts';
 import { conditionsFor } from '../../../contract/apis/v1alpha1/index.ts';
 import { MemoryStore } from '../../../contract/store/memory-store.ts';
-import { startTestBed } from './facade-test-bed.ts';
-import type { TestBed } from './facade-test-bed.ts';
-import { SOURCE_API, SOURCE_LABEL, WEBHOOK_ANNOTATION } from './names.ts';
+import { containerName } from '../../../controller/src/runner/names.ts';
+import type { FakeAgentRunner } from '../../../controller/src/runner/fake-runner.ts';
+import { succeeded } from '../../test/helpers/agent-script.ts';
+import { startTestBed } from '../../test/helpers/facade-test-bed.ts';
+import type { TestBed } from '../../test/helpers/facade-test-bed.ts';
+import { SOURCE_API, SOURCE_LABEL, WEBHOOK_ANNOTATION } from '../run-facade/names.ts';
 import { signWebhook } from './webhook-sender.ts';
 import type { WebhookRequest, WebhookTransport } from './webhook-sender.ts';
 
 const HOOK = 'https://hooks.example.com/done?token=t0k3n';
+const SESSION = '0b0f6c1e-8a55-4c1b-9d7e-2f3a4b5c6d7e';
 
 let store: MemoryStore<AgentRunStatus>;
 let bed: TestBed | undefined;
@@ -23,11 +27,12 @@ function recording(...answers: number[]): WebhookTransport {
   };
 }
 
-async function start(options: { secret?: string; answers?: number[]; given?: MemoryStore<AgentRunStatus> } = {}): Promise<TestBed> {
+async function start(options: { secret?: string; answers?: number[]; given?: MemoryStore<AgentRunStatus>; beforeStart?: (runner: FakeAgentRunner) => Promise<void> } = {}): Promise<TestBed> {
   store = options.given ?? new MemoryStore<AgentRunStatus>();
   sent = [];
   bed = await startTestBed({
     store,
+    ...(options.beforeStart === undefined ? {} : { beforeStart: options.beforeStart }),
     family: {
       resolveHost: async () => ['93.184.216.34'],
       webhookTransport: recording(...(options.answers ?? [])),
@@ -136,7 +141,7 @@ describe('webhooks of async jobs', () => {
         apiVersion: 'stromboli.dev/v1alpha1',
         kind: 'AgentRun',
         metadata: { name, namespace: 'default', labels: { [SOURCE_LABEL]: SOURCE_API }, annotations: { [WEBHOOK_ANNOTATION]: HOOK } },
-        spec: { prompt: 'earlier [hold]', session: { id: '0b0f6c1e-8a55-4c1b-9d7e-2f3a4b5c6d7e' } },
+        spec: { prompt: 'earlier [hold]', session: { id: SESSION } },
       });
       const reason = phase;
       await given.updateStatus(
@@ -147,8 +152,14 @@ describe('webhooks of async jobs', () => {
     };
     await make('job-00000000000000aa', 'Succeeded', '2020-01-01T00:00:00Z');
     await make('job-00000000000000bb', 'Running');
-    const { controller } = await start({ given });
-    await controller.finish('job-00000000000000bb', { phase: 'Succeeded', result: 'done while we watched' });
+    // The running one's container runs too: the controller adopts it.
+    const running = await given.get({ namespace: 'default', name: 'job-00000000000000bb' });
+    const beforeStart = async (runner: FakeAgentRunner): Promise<void> => {
+      const run = { namespace: 'default', name: running.metadata.name, uid: running.metadata.uid };
+      await runner.start({ run, attempt: 1, containerName: containerName(run, 1), sessionId: SESSION, resume: false, spec: { prompt: 'earlier [hold]' }, deadlineSeconds: 1800 });
+    };
+    const { finish } = await start({ given, beforeStart });
+    await finish('job-00000000000000bb', succeeded('done while we watched'));
     expect(await barrier()).toBe(1);
     const preexisting = payloads().filter((p) => (p as { job_id: string }).job_id.startsWith('job-00000000000000'));
     expect(preexisting).toEqual([expect.objectContaining({ job_id: 'job-00000000000000bb', status: 'completed', output: 'done while we watched' })]);

@@ -3,16 +3,16 @@
 // lifecycle tied to the app's (watch opens on ready; waits and streams end on close, runs go on).
 import type { FastifyPluginAsync } from 'fastify';
 import type { LogReader, RunStore, WebhookSettings } from '../../../contract/ports.ts';
-import { jobRoutes } from '../routes/jobs.ts';
-import { runRoutes } from '../routes/run.ts';
-import { streamRoutes } from '../routes/stream.ts';
-import { RunFacade } from './run-facade.ts';
-import { RunWatcher } from './run-watcher.ts';
-import { WebhookDispatcher } from './webhook-dispatcher.ts';
-import { deliverWebhook, httpTransport } from './webhook-sender.ts';
-import type { WebhookTransport } from './webhook-sender.ts';
-import { systemResolveHost } from './webhook-target.ts';
-import type { ResolveHost } from './webhook-target.ts';
+import { jobRoutes } from './jobs.ts';
+import { runRoutes } from './run.ts';
+import { streamRoutes } from './stream.ts';
+import { RunFacade } from '../run-facade/run-facade.ts';
+import { RunWatcher } from '../run-facade/run-watcher.ts';
+import { WebhookDispatcher } from '../webhooks/webhook-dispatcher.ts';
+import { deliverWebhook, httpTransport } from '../webhooks/webhook-sender.ts';
+import type { WebhookTransport } from '../webhooks/webhook-sender.ts';
+import { systemResolveHost } from '../webhooks/webhook-target.ts';
+import type { ResolveHost } from '../webhooks/webhook-target.ts';
 
 export interface RunFamilyOptions {
   runs: RunStore;

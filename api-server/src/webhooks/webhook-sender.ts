@@ -5,6 +5,7 @@ import { createHmac } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { guardedLookup, isPrivateAddress } from './webhook-target.ts';
 
 /** X-Stromboli-Signature: `sha256=` + hex HMAC-SHA256(secret, timestamp + "." + body), as Stromboli signs. */
@@ -99,18 +100,6 @@ function describeError(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
-
 /**
  * Why: at-least-once delivery with bounded effort. The body, timestamp and signature are computed
  * once and identical on every attempt, as in Stromboli, so a receiver can dedupe on them.
@@ -145,7 +134,8 @@ export async function deliverWebhook(url: URL, payload: unknown, options: Delive
     }
     if (attempt < attempts) {
       const delay = baseDelayMs * 2 ** (attempt - 1);
-      await sleep(delay + Math.random() * delay * 0.2, signal);
+      // An abort ends the wait early; the loop then stops.
+      await sleep(delay + Math.random() * delay * 0.2, undefined, { signal }).catch(() => undefined);
     }
   }
   return result;
