@@ -1,6 +1,8 @@
-// Known secret values (credentials the server holds) are scrubbed from every text that leaves
-// the process through status, logs or API answers. Values are registered at start-up, never
-// printed; secrets reach containers only as podman secrets.
+// Known secret values (credentials the server holds) are scrubbed from what the controller writes
+// where a client can read it: status (messages, results, crash tails: agentrun/status.ts) and the
+// persisted transcripts and stderr tails the API and `stromboli logs` serve (runner/podman-runner.ts).
+// Log lines are redacted by field path (controller/src/log.ts).
+// Values are registered at start-up, never printed; secrets reach containers only as podman secrets.
 
 const secretValues = new Set<string>();
 

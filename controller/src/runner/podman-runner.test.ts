@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TerminalError } from '../../../contract/errors.ts';
+import { clearSecretValues, registerSecretValue } from '../../../contract/redact.ts';
 import { FakeExecutor } from '../exec/fake-executor.ts';
 import { PodmanClient } from '../podman/client.ts';
 import { LogStore } from './log-store.ts';
@@ -158,5 +159,23 @@ describe('PodmanAgentRunner.start', () => {
     const record = await runner.collect(run, 1, 'stromboli-demo-abc');
     expect(record.summary.result?.result).toBe('ok');
     expect((await readFile(runner.logPath(run, 1), 'utf8')).split('\n').filter(Boolean)).toHaveLength(2);
+  });
+
+  it('scrubs known secret values from the transcript and stderr it keeps', async () => {
+    const secret = 'sk-ant-test-value-0123456789';
+    registerSecretValue(secret);
+    try {
+      executor.onRun({ prefix: ['podman', 'image', 'exists'] }, { exitCode: 0 });
+      executor.onRun({ prefix: ['podman', 'run'] }, { exitCode: 0, stdout: `${'a'.repeat(64)}\n` });
+      executor.onStream({ prefix: ['podman', 'logs'] }, { lines: [`{"type":"assistant","text":"the key is ${secret}"}`], result: { stderr: `leaked ${secret}\n` } });
+      await runner.start(request({ prompt: 'x' }));
+      const record = await runner.collect(run, 1, 'stromboli-demo-abc');
+      const kept = await readFile(runner.logPath(run, 1), 'utf8');
+      expect(kept).toContain('the key is ***');
+      expect(kept).not.toContain(secret);
+      expect(record.stderrTail).toBe('leaked ***\n');
+    } finally {
+      clearSecretValues();
+    }
   });
 });

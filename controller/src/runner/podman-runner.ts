@@ -2,6 +2,7 @@
 // defaults, allowlisted volumes, the session HOME, secrets by name only), then the podman client
 // runs it detached. Output is persisted by one log follower per container.
 import { TerminalError } from '../../../contract/errors.ts';
+import { scrub } from '../../../contract/redact.ts';
 import { CommandError } from '../exec/command-error.ts';
 import { Reasons } from '../../../contract/apis/v1alpha1/index.ts';
 import { buildClaudeArgs, claudeEnv } from '../claude/args.ts';
@@ -258,10 +259,11 @@ export class PodmanAgentRunner implements AgentRunner {
     try {
       for await (const line of handle.lines) {
         seen += 1;
-        if (seen > sink.existingLines) sink.append(line);
+        // Scrubbed before it is kept: every reader (API outputs, streams, `stromboli logs`) gets the clean line.
+        if (seen > sink.existingLines) sink.append(scrub(line));
       }
       const result = await handle.done;
-      const stderrTail = tail(result.stderr, STDERR_TAIL_BYTES);
+      const stderrTail = scrub(tail(result.stderr, STDERR_TAIL_BYTES));
       await this.#o.logs.writeStderr(run, attempt, stderrTail);
       return stderrTail;
     } finally {

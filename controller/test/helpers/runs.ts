@@ -109,7 +109,7 @@ export function attemptLogPath(stateDir: string, run: Run, attempt = 1): string 
   return join(stateDir, 'logs', run.metadata.namespace, run.metadata.name, run.metadata.uid, `attempt-${attempt}.jsonl`);
 }
 
-/** Runs the `stromboli` CLI in-process (cli/main.ts) against `url`; returns its output, or the CliError. */
+/** Runs the `stromboli` CLI in-process (cmd/stromboli.ts) against `url`; returns its output, or the CliError. */
 export async function runCli(url: string, argv: readonly string[]): Promise<{ out: string; error?: CliError }> {
   let out = '';
   try {
