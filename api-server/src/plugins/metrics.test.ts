@@ -33,6 +33,13 @@ describe('Metrics', () => {
     expect(text).toContain('stromboli_active_workers 1');
   });
 
+  it('exposes totals as counters, gauges as gauges', async () => {
+    const text = await new Metrics({ loop, processMetrics: false }).registry.metrics();
+    expect(text).toContain('# TYPE stromboli_reconciles_total counter');
+    expect(text).toContain('# TYPE stromboli_watch_restarts_total counter');
+    expect(text).toContain('# TYPE stromboli_workqueue_depth gauge');
+  });
+
   it('is served by its own listener, at /metrics only, and never by the API', async () => {
     const metrics = new Metrics({ loop });
     const app = await buildApp({ runs: stubRunStore(), logs: stubLogReader() }, { metrics });

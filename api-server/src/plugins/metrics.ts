@@ -36,20 +36,31 @@ export class Metrics {
     this.#durations = new Histogram({ name: 'http_request_duration_seconds', help: 'HTTP request duration by method and route pattern.', labelNames: ['method', 'route'], registers });
     const loop = options.loop;
     if (loop === undefined) return;
-    new Gauge({
+    // Counts the loop keeps itself, exposed as Prometheus counters (type counter): each scrape
+    // sets the counter to the loop's total since start.
+    new Counter({
       name: 'stromboli_reconciles_total',
       help: 'Finished reconciles by outcome since start.',
       labelNames: ['outcome'],
       registers,
       collect() {
-        for (const [outcome, count] of Object.entries(loop().reconciles)) this.set({ outcome }, count);
+        this.reset();
+        for (const [outcome, count] of Object.entries(loop().reconciles)) this.inc({ outcome }, count);
+      },
+    });
+    new Counter({
+      name: 'stromboli_watch_restarts_total',
+      help: 'Times the watch was restarted since start.',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(loop().watchRestarts);
       },
     });
     const gauges: Array<[string, string, (m: LoopMetrics) => number]> = [
       ['stromboli_workqueue_depth', 'Keys due now.', (m) => m.queueDepth],
       ['stromboli_workqueue_delayed', 'Keys waiting for a delayed requeue.', (m) => m.queueDelayed],
       ['stromboli_active_workers', 'Reconciles running now.', (m) => m.activeWorkers],
-      ['stromboli_watch_restarts_total', 'Times the watch was restarted.', (m) => m.watchRestarts],
     ];
     for (const [name, help, read] of gauges) {
       new Gauge({
