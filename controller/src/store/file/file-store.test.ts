@@ -444,6 +444,72 @@ describe('FileStore', () => {
     expect(store.problems()).toEqual([]);
   });
 
+  it('reads a file written in two steps at once, without waiting for a settle, and ends with its final spec and the same run', async () => {
+    await put('a.yaml', run('a', 'prompt: one'));
+    const store = await openStore({ settleMs: 60_000 }); // nothing below may wait for the settle
+    const before = await store.get(ref('a'));
+    const watch = record(store);
+    const handle = await open(join(runsDir, 'a.yaml'), 'w'); // truncates: the run is not declared at all for a moment
+    await handle.write('apiVersion: stromboli.dev/v1alpha1\nkind: AgentRun\n');
+    await handle.sync();
+    await expect.poll(() => logLines.filter((l) => l.msg === 'manifest batch read').length).toBeGreaterThan(0);
+    await handle.write('metadata:\n  name: a\nspec:\n  prompt: two\n');
+    await handle.close();
+    await expect.poll(async () => (await store.get(ref('a'))).spec, { timeout: 5000 }).toEqual({ prompt: 'two' });
+    expect((await store.get(ref('a'))).metadata.uid).toBe(before.metadata.uid);
+    expect(watch.summary()).not.toContain('DELETED a');
+    expect(store.problems()).toEqual([]);
+  });
+
+  it('writes creates that arrive together as one group (one round of fsyncs), each durable once acknowledged', async () => {
+    const store = await openStore();
+    const before = store.commits;
+    const names = ['g1', 'g2', 'g3', 'g4', 'g5'];
+    const created = await Promise.all(names.map((name) => store.create({ apiVersion: 'stromboli.dev/v1alpha1', kind: 'AgentRun', metadata: { name }, spec: { prompt: name } })));
+    expect(store.commits - before).toBe(1);
+    for (const object of created) {
+      const stored: unknown = JSON.parse(await readFile(join(stateDir, 'resources', 'default', `${object.metadata.name}.json`), 'utf8'));
+      expect(stored).toMatchObject({ object: { metadata: { uid: object.metadata.uid, resourceVersion: object.metadata.resourceVersion } } });
+    }
+    expect(new Set(created.map((o) => o.metadata.resourceVersion)).size).toBe(names.length);
+    const restarted = await reopen(store);
+    expect((await restarted.list()).map((o) => o.metadata.uid)).toEqual(created.map((o) => o.metadata.uid));
+  });
+
+  it('checks a write against the writes still on their way to disk, and shows none before it is durable', async () => {
+    await put('a.yaml', run('a'));
+    const store = await openStore();
+    const a = await store.get(ref('a'));
+    const first = store.updateStatus(ref('a'), { phase: 'Running' }, a.metadata.resourceVersion);
+    const second = store.updateStatus(ref('a'), { phase: 'Failed' }, a.metadata.resourceVersion);
+    expect((await store.get(ref('a'))).status).toBeUndefined();
+    expect(await errorCode(second)).toBe('CONFLICT');
+    const written = await first;
+    expect(written.status).toEqual({ phase: 'Running' });
+    expect(await store.get(ref('a'))).toEqual(written);
+    const next = await store.updateStatus(ref('a'), { phase: 'Succeeded' }, written.metadata.resourceVersion);
+    expect(Number(next.metadata.resourceVersion)).toBeGreaterThan(Number(written.metadata.resourceVersion));
+  });
+
+  it('loads many manifests in a few groups of writes, and a restart over the same files writes nothing', async () => {
+    const count = 300;
+    for (let i = 0; i < count; i += 10) {
+      const docs = Array.from({ length: 10 }, (_, j) => run(`many-${i + j}`, `prompt: run ${i + j}\nsuspend: true`));
+      await put(`batch-${i / 10}/runs.yaml`, docs.join('---\n'));
+    }
+    const store = await openStore();
+    const listed = await store.list();
+    expect(listed).toHaveLength(count);
+    expect(listed.every((o) => o.metadata.generation === 1)).toBe(true);
+    expect((await store.get(ref('many-123'))).spec).toEqual({ prompt: 'run 123', suspend: true });
+    expect(store.commits).toBeLessThanOrEqual(2);
+    expect(new Set(listed.map((o) => o.metadata.resourceVersion)).size).toBe(count);
+    const restarted = await reopen(store);
+    expect(await restarted.list()).toEqual(listed);
+    expect(restarted.commits).toBe(0);
+    expect(restarted.problems()).toEqual([]);
+  });
+
   it('drops a stored status that parseStatus rejects, keeping the run', async () => {
     await put('a.yaml', run('a'));
     const store = await openStore();

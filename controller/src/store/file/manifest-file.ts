@@ -1,7 +1,7 @@
 // Reading one manifest file of runsDir into run documents, within the size and alias limits
 // (docs/file-store.md, "Manifests"). The only place of the store that imports yaml.
 
-import { open } from 'node:fs/promises';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
 import { z } from 'zod';
 import { boundedMessage } from '../../../../contract/errors.ts';
@@ -43,26 +43,31 @@ export type ManifestRead =
   | { state: 'broken'; error: string }
   | { state: 'ok'; docs: ManifestDoc[]; problems: FileProblem[] };
 
-/** Reads at most maxFileBytes of `path` and parses it; `shown` is the path problems carry. Never throws for the file's content. */
-export async function readManifest<S>(path: string, shown: string, s: FileStoreSettings<S>): Promise<ManifestRead> {
+/**
+ * Reads at most maxFileBytes of `path` and parses it; `shown` is the path problems carry. Never
+ * throws for the file's content. The read is synchronous: four system calls on a small local
+ * file cost far less than four trips through libuv's thread pool, which dominated a start over
+ * thousands of manifests. O_NONBLOCK keeps a FIFO dropped into runsDir from blocking the open.
+ */
+export function readManifest<S>(path: string, shown: string, s: FileStoreSettings<S>): ManifestRead {
   let text: string;
   try {
-    const handle = await open(path, 'r');
+    const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
     try {
-      const info = await handle.stat();
+      const info = fstatSync(fd);
       if (!info.isFile()) return { state: 'missing' };
       if (info.size > s.maxFileBytes) return { state: 'broken', error: `the file is ${info.size} bytes, over the ${s.maxFileBytes}-byte limit` };
       // A buffer of the size stat saw, plus one byte to notice a file that grew since (then read again up to the limit).
       let buffer = Buffer.allocUnsafe(info.size + 1);
-      let { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+      let bytesRead = readSync(fd, buffer, 0, buffer.length, 0);
       if (bytesRead === buffer.length) {
         buffer = Buffer.allocUnsafe(s.maxFileBytes + 1);
-        ({ bytesRead } = await handle.read(buffer, 0, buffer.length, 0));
+        bytesRead = readSync(fd, buffer, 0, buffer.length, 0);
       }
       if (bytesRead > s.maxFileBytes) return { state: 'broken', error: `the file is over the ${s.maxFileBytes}-byte limit` };
       text = buffer.toString('utf8', 0, bytesRead);
     } finally {
-      await handle.close();
+      closeSync(fd);
     }
   } catch (err) {
     if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return { state: 'missing' };

@@ -7,7 +7,6 @@ import { canonicalJson } from '../../../../contract/store/canonical-json.ts';
 import type { FileProblem, ProblemReport } from './file-problems.ts';
 import { errorText } from './file-problems.ts';
 import type { FileStoreSettings } from './file-store-options.ts';
-import { forEachLimited } from './group-commit.ts';
 import type { ManifestDoc, ManifestRead } from './manifest-file.ts';
 import { readManifest } from './manifest-file.ts';
 import { compareStrings } from '../../../../contract/store/object-list.ts';
@@ -16,8 +15,8 @@ import { newRecord } from './state-records.ts';
 import type { Resource } from '../../../../contract/store/store.ts';
 import { keyOf } from '../../../../contract/store/store.ts';
 
-/** Manifest files are read this many at once. */
-const PARALLEL_READS = 16;
+/** Manifest files read (synchronously) before the event loop gets a turn. */
+const READS_PER_TURN = 200;
 
 /** What a batch left for later: files that read as missing or broken, names declared twice. */
 export interface Unsettled {
@@ -65,17 +64,19 @@ export class ManifestSync<S> {
   /**
    * Reads every file of the batch first, then syncs each affected name: a rename is a move, not
    * delete + create. Unless `confirmed`, a file that reads as missing or broken is left as it was
-   * (it may be half-written, or half of a rename) and a name declared by several files is not
-   * synced yet: both are returned, for the store to process again, confirmed, once the file has
-   * been quiet for a while.
+   * (it may be half-written, or half of a rename), and a name declared by several files or by
+   * none any more is not synced yet: both are returned, for the store to process again,
+   * confirmed, once runsDir has been quiet for a while. So creates and updates apply at once,
+   * and nothing is deleted or reported on the strength of a file caught mid-write.
    */
   async processFiles(rels: Iterable<string>, confirmed: boolean): Promise<Unsettled> {
     const { settings: s, problems } = this.#host;
     const batch = [...new Set(rels)];
     const reads = new Map<string, ManifestRead>();
-    await forEachLimited(batch, PARALLEL_READS, async (rel) => {
-      reads.set(rel, await readManifest(join(s.runsDir, rel), join(s.runsDirShown, rel), s));
-    });
+    for (const [index, rel] of batch.entries()) {
+      reads.set(rel, readManifest(join(s.runsDir, rel), join(s.runsDirShown, rel), s));
+      if (index % READS_PER_TURN === READS_PER_TURN - 1) await new Promise(setImmediate); // let the API answer in between
+    }
     const ownedBy = this.#recordKeysByManifest(new Set(batch));
     const keys = new Set<string>();
     const unsettled: Unsettled = { files: [], keys: [] };
@@ -106,7 +107,10 @@ export class ManifestSync<S> {
     }
     const ready: string[] = [];
     for (const key of [...keys].sort()) {
-      if (!confirmed && (this.#declaredBy.get(key)?.size ?? 0) > 1) unsettled.keys.push(key);
+      // A name in two files, or a run no file declares any more (a truncated file being rewritten?), waits for the quiet read.
+      const declared = this.#declaredBy.get(key)?.size ?? 0;
+      const dropped = declared === 0 && this.#host.records.get(key)?.manifest !== undefined;
+      if (!confirmed && (declared > 1 || dropped)) unsettled.keys.push(key);
       else ready.push(key);
     }
     // Names are independent: their writes go out together (the store groups them into one commit).
