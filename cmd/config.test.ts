@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseHostPort, ServeConfigSchema, webhookSettingsFrom } from './config.ts';
+import { parseHostPort, ServeConfigSchema, webhookSettingsFrom, workersFor } from './config.ts';
 
 describe('serve configuration', () => {
   it('reads webhook settings from the environment only', () => {
@@ -12,5 +12,12 @@ describe('serve configuration', () => {
     expect(parseHostPort('127.0.0.1:9090')).toEqual({ host: '127.0.0.1', port: 9090 });
     expect(parseHostPort('[::1]:9091')).toEqual({ host: '::1', port: 9091 });
     expect(ServeConfigSchema.safeParse({ metricsAddress: 'no-port' }).success).toBe(false);
+  });
+
+  it('gives a node agent at least one reconcile worker per slot unless told otherwise', () => {
+    expect(workersFor({ maxConcurrentRuns: 8 })).toBe(8);
+    expect(workersFor({ maxConcurrentRuns: 2 })).toBe(4);
+    expect(workersFor({ maxConcurrentRuns: 500 })).toBe(64);
+    expect(workersFor({ maxConcurrentRuns: 8, workers: 2 })).toBe(2);
   });
 });

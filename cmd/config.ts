@@ -33,8 +33,11 @@ export const ServeConfigSchema = z.object({
   claudeCredentialsFile: z.string().min(1).optional(),
   /** Extra non-secret environment for agent containers (proxies, CLAUDE_CODE_* switches). Default: none. Secrets go through podman secrets, never here. */
   containerEnv: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment names are letters, digits and _'), z.string()).default({}),
-  /** Reconciles at once. Default 4. */
-  workers: z.int().min(1).max(64).default(DEFAULT_CONCURRENCY),
+  /**
+   * Reconciles at once. Default: maxConcurrentRuns, at least 4 (workersFor): fewer workers than
+   * slots would start a burst's containers in rounds, one podman call per worker at a time.
+   */
+  workers: z.int().min(1).max(64).optional(),
   /** Full resync period in ms. Default 5 minutes. */
   resyncMs: z.int().min(1000).default(DEFAULT_RESYNC_MS),
   /** How often a running container is looked at without events, in ms. Default 10 s. */
@@ -87,4 +90,9 @@ export function webhookSettingsFrom(env: Readonly<Record<string, string | undefi
 export function parseHostPort(address: string): { host: string; port: number } {
   const colon = address.lastIndexOf(':');
   return { host: address.slice(0, colon).replace(/^\[|\]$/g, ''), port: Number(address.slice(colon + 1)) };
+}
+
+/** The reconcile workers of a configuration: workers when set, else one per slot and at least DEFAULT_CONCURRENCY. */
+export function workersFor(config: Pick<ServeConfig, 'workers' | 'maxConcurrentRuns'>): number {
+  return config.workers ?? Math.min(64, Math.max(DEFAULT_CONCURRENCY, config.maxConcurrentRuns));
 }

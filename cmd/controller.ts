@@ -20,6 +20,7 @@ import { LogStore } from '../controller/src/runner/log-store.ts';
 import { PodmanAgentRunner } from '../controller/src/runner/podman-runner.ts';
 import { SessionDirs } from '../controller/src/runner/session.ts';
 import type { ServeConfig } from './config.ts';
+import { workersFor } from './config.ts';
 
 /** The settings of ServeConfig a node agent uses. */
 export type NodeAgentConfig = Pick<
@@ -102,7 +103,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
   await seedSlots(store, runner, slots, log);
   const logRetentionMs = config.logRetentionSeconds * 1000;
   const reconciler = new AgentRunReconciler({ store, runner, slots, pollMs: config.pollMs, retryDelayMs: config.retryDelayMs, logRetentionMs });
-  const controller = runController({ store, reconciler, log: log.child({ component: 'controller' }), concurrency: config.workers, resyncMs: config.resyncMs });
+  const controller = runController({ store, reconciler, log: log.child({ component: 'controller' }), concurrency: workersFor(config), resyncMs: config.resyncMs });
   loop.controller = controller;
   const janitor = new Janitor({ store, logs, log, retentionMs: logRetentionMs });
   try {
