@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CliError } from '../../cmd/cli/client.ts';
 import { main } from '../../cmd/stromboli.ts';
-import { ServeConfigSchema } from '../../controller/src/config.ts';
+import { ServeConfigSchema } from '../../cmd/config.ts';
 import { startEmbedded } from '../../cmd/serve.ts';
 import { createLogger } from '../../controller/src/log.ts';
 import { credentialSecretNames } from '../../controller/src/runner/credentials.ts';

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ServeConfigSchema } from '../../controller/src/config.ts';
+import { ServeConfigSchema } from '../../cmd/config.ts';
 import { ownerOf, startEmbedded } from '../../cmd/serve.ts';
 import type { EmbeddedServer } from '../../cmd/serve.ts';
 import { createLogger } from '../../controller/src/log.ts';
