@@ -1,7 +1,7 @@
 // The watch fan-out both stores use: every watcher gets every event, in write order, each with
 // its own copy of the object, from an unbounded in-memory queue (docs/file-store.md, "Watch").
 
-import { compareObjects } from './object-list.ts';
+import { compareObjects, copyOf } from './object-list.ts';
 import type { Resource, StoreEvent } from './store.ts';
 
 interface Watcher<S> {
@@ -22,7 +22,7 @@ export class WatchFanout<S> {
   /** Queues the event for every watcher. One copy per watcher: a consumer mutating its event cannot change what another one sees. */
   publish(event: StoreEvent<S>): void {
     for (const watcher of this.#watchers) {
-      watcher.queue.push({ type: event.type, object: structuredClone(event.object) });
+      watcher.queue.push({ type: event.type, object: copyOf(event.object) });
       watcher.wake?.();
     }
   }
@@ -35,7 +35,7 @@ export class WatchFanout<S> {
   subscribe(snapshot: Iterable<Resource<S>>, signal: AbortSignal): AsyncIterable<StoreEvent<S>> {
     const initial = [...snapshot]
       .sort(compareObjects)
-      .map((object): StoreEvent<S> => ({ type: 'ADDED', object: structuredClone(object) }));
+      .map((object): StoreEvent<S> => ({ type: 'ADDED', object: copyOf(object) }));
     const watcher: Watcher<S> = { queue: initial, wake: undefined, done: signal.aborted, signal, onAbort: () => this.#end(watcher) };
     if (!signal.aborted) {
       this.#watchers.add(watcher);

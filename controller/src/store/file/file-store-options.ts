@@ -24,7 +24,7 @@ export interface FileStoreOptions<S> {
   defaultNamespace?: string;
   /** A manifest file larger than this is reported, not read. Default: 1 MiB (1_048_576). */
   maxFileBytes?: number;
-  /** A changed file is read once the directory has been quiet this long (ms). Default: 200. */
+  /** A changed file is read at once; what that read cannot settle (missing, broken, a name in two files, a run no longer declared) is read again once the directory has been quiet this long (ms). Default: 200. */
   settleMs?: number;
   /** Where problems and changes are reported. Default: a logger that drops everything. */
   log?: FileStoreLogger;

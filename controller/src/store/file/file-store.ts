@@ -25,7 +25,7 @@ import { MANIFEST_FILE } from './manifest-file.ts';
 import type { Unsettled } from './manifest-sync.ts';
 import { ManifestSync } from './manifest-sync.ts';
 import { applyMergePatch } from '../../../../contract/store/merge-patch.ts';
-import { listCopies } from '../../../../contract/store/object-list.ts';
+import { copyOf, listCopies } from '../../../../contract/store/object-list.ts';
 import { alreadyExists, assertNoNewFinalizersWhileDeleting, assertValidRef, generateUniqueName, requireCurrent, setFinalizerList, toRfc3339 } from '../../../../contract/store/object-rules.ts';
 import { acquireLock, releaseLock } from './pid-lock.ts';
 import type { StoredRecord } from './state-records.ts';
@@ -109,7 +109,7 @@ export class FileStore<S> implements ResourceStore<S> {
   }
 
   async get(ref: ResourceRef): Promise<Resource<S>> {
-    return structuredClone(requireCurrent(ref, this.#records.get(keyOf(ref)), undefined, versionOf).object);
+    return copyOf(requireCurrent(ref, this.#records.get(keyOf(ref)), undefined, versionOf).object);
   }
 
   watch(signal: AbortSignal): AsyncIterable<StoreEvent<S>> {
@@ -127,7 +127,7 @@ export class FileStore<S> implements ResourceStore<S> {
     assertValidRef({ namespace, name }, MAX_NAME_LENGTH);
     if (this.#latest.has(keyOf({ namespace, name }))) throw alreadyExists({ namespace, name });
     const { labels, annotations } = object.metadata;
-    return this.#save(newRecord(s, { namespace, name, labels, annotations, spec: structuredClone(object.spec) }), 'ADDED');
+    return this.#save(newRecord(s, { namespace, name, labels, annotations, spec: copyOf(object.spec) }), 'ADDED');
   }
 
   async patchSpec(ref: ResourceRef, patch: Record<string, unknown>, resourceVersion?: string): Promise<Resource<S>> {
@@ -135,8 +135,8 @@ export class FileStore<S> implements ResourceStore<S> {
     const current = this.#require(ref, resourceVersion);
     // For a manifest's run this is the overlay: kept in stateDir until the file's spec changes.
     const spec = applyMergePatch(current.object.spec, patch);
-    if (canonicalJson(spec) === canonicalJson(current.object.spec)) return structuredClone(current.object);
-    const next = structuredClone(current);
+    if (canonicalJson(spec) === canonicalJson(current.object.spec)) return copyOf(current.object);
+    const next = copyOf(current);
     next.object.spec = spec;
     next.object.metadata.generation += 1;
     return this.#save(next, 'MODIFIED');
@@ -144,8 +144,8 @@ export class FileStore<S> implements ResourceStore<S> {
 
   async updateStatus(ref: ResourceRef, status: S, resourceVersion: string): Promise<Resource<S>> {
     this.#assertOpen();
-    const next = structuredClone(this.#require(ref, resourceVersion));
-    next.object.status = structuredClone(status);
+    const next = copyOf(this.#require(ref, resourceVersion));
+    next.object.status = copyOf(status);
     return this.#save(next, 'MODIFIED');
   }
 
@@ -153,7 +153,7 @@ export class FileStore<S> implements ResourceStore<S> {
     this.#assertOpen();
     const current = this.#require(ref, resourceVersion);
     assertNoNewFinalizersWhileDeleting(current.object, finalizers);
-    const next = structuredClone(current);
+    const next = copyOf(current);
     setFinalizerList(next.object, finalizers);
     const saved = this.#save(next, 'MODIFIED');
     if (current.object.metadata.deletionTimestamp === undefined || finalizers.length > 0) return saved;
@@ -217,7 +217,7 @@ export class FileStore<S> implements ResourceStore<S> {
       () => {
         this.#records.set(key, record);
         if (event !== undefined) this.#watchers.publish({ type: event, object: record.object });
-        return structuredClone(record.object);
+        return copyOf(record.object);
       },
       (err: unknown) => {
         this.#restoreLatest(key, record);
@@ -228,7 +228,7 @@ export class FileStore<S> implements ResourceStore<S> {
 
   async #remove(record: StoredRecord<S>): Promise<void> {
     const key = keyOf(record.object.metadata);
-    const gone = structuredClone(record.object);
+    const gone = copyOf(record.object);
     gone.metadata.resourceVersion = this.#state.nextResourceVersion();
     this.#latest.delete(key);
     try {
@@ -253,7 +253,7 @@ export class FileStore<S> implements ResourceStore<S> {
   async #requestDeletion(record: StoredRecord<S>): Promise<void> {
     if ((record.object.metadata.finalizers ?? []).length === 0) return this.#remove(record);
     if (record.object.metadata.deletionTimestamp !== undefined) return;
-    const next = structuredClone(record);
+    const next = copyOf(record);
     next.object.metadata.deletionTimestamp = toRfc3339(new Date());
     await this.#save(next, 'MODIFIED');
   }

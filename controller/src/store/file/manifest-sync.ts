@@ -9,7 +9,7 @@ import { errorText } from './file-problems.ts';
 import type { FileStoreSettings } from './file-store-options.ts';
 import type { ManifestDoc, ManifestRead } from './manifest-file.ts';
 import { readManifest } from './manifest-file.ts';
-import { compareStrings } from '../../../../contract/store/object-list.ts';
+import { compareStrings, copyOf } from '../../../../contract/store/object-list.ts';
 import type { StoredRecord } from './state-records.ts';
 import { newRecord } from './state-records.ts';
 import type { Resource } from '../../../../contract/store/store.ts';
@@ -189,16 +189,16 @@ export class ManifestSync<S> {
   async #applyManifest(record: StoredRecord<S> | undefined, rel: string, doc: ManifestDoc): Promise<void> {
     const host = this.#host;
     if (record === undefined) {
-      await host.save(newRecord(host.settings, { ...doc, spec: structuredClone(doc.spec) }, { rel, specHash: doc.specHash }), 'ADDED');
+      await host.save(newRecord(host.settings, { ...doc, spec: copyOf(doc.spec) }, { rel, specHash: doc.specHash }), 'ADDED');
       host.settings.log.info({ agentRun: keyOf(doc), path: join(host.settings.runsDirShown, rel) }, 'run added from manifest');
       return;
     }
-    const next = structuredClone(record);
+    const next = copyOf(record);
     let changed = false;
     if (doc.specHash !== record.manifestSpecHash) {
       // The file's spec changed: it replaces the stored spec, dropping any patch made through the API.
       if (canonicalJson(doc.spec) !== canonicalJson(record.object.spec)) {
-        next.object.spec = structuredClone(doc.spec);
+        next.object.spec = copyOf(doc.spec);
         next.object.metadata.generation += 1;
         changed = true;
       }
