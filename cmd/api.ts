@@ -13,6 +13,7 @@ import type { ControllerMetrics } from '../controller/src/reconcile/controller.t
 import type { RootLogger } from '../controller/src/log.ts';
 import type { ServeConfig } from './config.ts';
 import { parseHostPort } from './config.ts';
+import { compact } from '../contract/compact.ts';
 
 /** The settings of ServeConfig the facade uses. */
 export type ApiConfig = Pick<
@@ -71,7 +72,7 @@ export async function startApi(options: ApiServerOptions): Promise<ApiServer> {
     bodyLimit: config.bodyLimitBytes,
     trustedProxies: config.trustedProxies,
     ...(config.rateLimitPerMinute === 0 ? {} : { rateLimit: { max: config.rateLimitPerMinute, timeWindowMs: RATE_LIMIT_WINDOW_MS } }),
-    ...(metrics === undefined ? {} : { metrics }),
+    ...compact({ metrics }),
   });
   const url = await app.listen({ host: config.host, port: config.port });
   if (!auth.decision.enabled) log.warn({ url }, auth.decision.summary);

@@ -21,6 +21,7 @@ import { PodmanAgentRunner } from '../controller/src/runner/podman-runner.ts';
 import { SessionDirs } from '../controller/src/runner/session.ts';
 import type { ServeConfig } from './config.ts';
 import { workersFor } from './config.ts';
+import { compact } from '../contract/compact.ts';
 
 /** The settings of ServeConfig a node agent uses. */
 export type NodeAgentConfig = Pick<
@@ -94,8 +95,8 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     owner,
     defaultImage: config.image,
     allowedVolumes: config.allowedVolumes,
-    ...(config.containerNetwork === undefined ? {} : { network: config.containerNetwork }),
-    env: { ...config.containerEnv, ...(config.anthropicBaseUrl === undefined ? {} : { ANTHROPIC_BASE_URL: config.anthropicBaseUrl }) },
+    ...compact({ network: config.containerNetwork }),
+    env: { ...config.containerEnv, ...compact({ ANTHROPIC_BASE_URL: config.anthropicBaseUrl }) },
     credentials: credentials.secrets,
     log: log.child({ component: 'runner' }),
     onOutputEnd: (run) => loop.controller?.enqueue(keyOf(run)),

@@ -9,6 +9,7 @@ import { createLogger } from '../controller/src/log.ts';
 import { CliError, apply, cancel, get, logs, remove } from './cli/client.ts';
 import { buildImage } from './cli/images.ts';
 import { serveConfigInput, serveFlagOptions, serveFlagUsage } from './cli/serve-flags.ts';
+import { compact } from '../contract/compact.ts';
 
 const USAGE = `Usage: stromboli <command> [options]
 
@@ -86,7 +87,7 @@ export async function main(argv: readonly string[], out: (text: string) => void 
   const client = {
     server: values.server ?? process.env.STROMBOLI_SERVER ?? 'http://127.0.0.1:8585',
     namespace: values.namespace ?? 'default',
-    ...(process.env.STROMBOLI_TOKEN === undefined ? {} : { token: process.env.STROMBOLI_TOKEN }),
+    ...compact({ token: process.env.STROMBOLI_TOKEN }),
     out,
   };
   const needName = (): string => {

@@ -25,6 +25,7 @@ import { secretRoutes } from './routes/secrets.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { runFamily } from './routes/run-family.ts';
 import type { Ports } from '../../contract/ports.ts';
+import { compact } from '../../contract/compact.ts';
 
 export interface AppAuthOptions {
   /** Whether protected routes require a token. */
@@ -72,28 +73,28 @@ export async function buildApp(ports: Ports, options: AppOptions = {}): Promise<
   const auth = options.auth ?? { enabled: false };
   const jwt = auth.jwt === undefined ? undefined : new JwtService(auth.jwt);
   const revocations = auth.revocations ?? new MemoryRevocationList();
-  const authRouteOptions = { ...(jwt === undefined ? {} : { jwt }), revocations };
+  const authRouteOptions = { ...compact({ jwt }), revocations };
 
-  await app.register(healthRoutes, { version, ...(ports.health === undefined ? {} : { health: ports.health }) });
+  await app.register(healthRoutes, { version, ...compact({ health: ports.health }) });
   await app.register(async (limited) => {
     if (options.rateLimit !== undefined) await registerRateLimit(limited, options.rateLimit);
     await limited.register(authRoutes, authRouteOptions);
     await limited.register(async (authenticated) => {
-      registerAuth(authenticated, { enabled: auth.enabled, deps: { apiTokens: new ApiTokens(auth.apiTokens ?? []), revocations, ...(jwt === undefined ? {} : { jwt }) } });
+      registerAuth(authenticated, { enabled: auth.enabled, deps: { apiTokens: new ApiTokens(auth.apiTokens ?? []), revocations, ...compact({ jwt }) } });
       // Every route a client must authenticate for is registered here.
       await authenticated.register(authTokenRoutes, authRouteOptions);
       await authenticated.register(agentRunRoutes, {
         prefix: API_PREFIX,
         runs: ports.runs,
         logs: ports.logs,
-        ...(ports.problems === undefined ? {} : { problems: ports.problems }),
+        ...compact({ problems: ports.problems }),
         defaultNamespace: ports.defaultNamespace ?? 'default',
       });
       await authenticated.register(runFamily, {
         runs: ports.runs,
         logs: ports.logs,
         namespace: ports.defaultNamespace ?? 'default',
-        ...(ports.webhooks === undefined ? {} : { webhooks: ports.webhooks }),
+        ...compact({ webhooks: ports.webhooks }),
         ...(ports.health === undefined ? {} : { claudeConfigured: ports.health.claudeConfigured.bind(ports.health) }),
       });
       if (ports.health !== undefined) await authenticated.register(claudeStatusRoutes, { health: ports.health });

@@ -21,6 +21,7 @@ import { FAKE_IMAGE } from '../../controller/test/helpers/repo.ts';
 import { agentRun, storeReader, waitForPhase, waitForRun, writeManifest } from '../../controller/test/helpers/runs.ts';
 import { createTempDirs } from '../../controller/test/helpers/temp-dirs.ts';
 import type { TempDirs } from '../../controller/test/helpers/temp-dirs.ts';
+import { compact } from '../../contract/compact.ts';
 
 const cleanup = new Cleanup();
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -168,7 +169,7 @@ describe('images', () => {
 
 describe('sessions written by a real run of the fake Claude image', () => {
   async function runOnce(ts: TestServer, dirs: TempDirs, name: string, prompt: string, session?: Record<string, unknown>): Promise<string> {
-    await writeManifest(dirs.runsDir, `${name}.yaml`, agentRun(name, { prompt, ...(session === undefined ? {} : { session }) }));
+    await writeManifest(dirs.runsDir, `${name}.yaml`, agentRun(name, { prompt, ...compact({ session }) }));
     const run = await waitForPhase(storeReader(ts.get, name), 'Succeeded', 'Succeeded');
     const sessionId = run.status?.sessionId;
     if (sessionId === undefined) throw new Error('the run recorded no session id');

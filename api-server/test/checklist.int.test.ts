@@ -22,6 +22,7 @@ import { CONTAINERS_CONF, FAKE_IMAGE } from '../../controller/test/helpers/repo.
 import { createTempDirs } from '../../controller/test/helpers/temp-dirs.ts';
 import type { TempDirs } from '../../controller/test/helpers/temp-dirs.ts';
 import { sseEvents } from './helpers/sse.ts';
+import { compact } from '../../contract/compact.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const RFC3339_SECONDS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(Z|[+-]\d{2}:\d{2})$/;
@@ -476,7 +477,7 @@ describe('a server with a JWT secret and an API token (items 44-47)', () => {
     const authed = await start(await createTempDirs(cleanup, 'checklist-auth'), { rateLimitPerMinute: 0 }, { STROMBOLI_JWT_SECRET: secret, STROMBOLI_API_TOKENS: apiToken });
     const get = (path: string, authorization?: string): Promise<Response> => api(path, authorization === undefined ? undefined : { headers: { authorization } }, authed.url);
     const post = (path: string, body: unknown, authorization?: string): Promise<Response> =>
-      postJson(path, body, { base: authed.url, headers: { 'content-type': 'application/json', ...(authorization === undefined ? {} : { authorization }) } });
+      postJson(path, body, { base: authed.url, headers: { 'content-type': 'application/json', ...compact({ authorization }) } });
 
     expect(await json(get('/jobs'))).toEqual({ error: 'missing authorization header' });
     for (const header of ['Basic dXNlcjpwYXNz', 'Token abc']) {

@@ -2,6 +2,7 @@
 // argv (a command line is visible to every local user). Only the composition root calls this.
 import { readFile, stat } from 'node:fs/promises';
 import { parseApiTokens } from './policy.ts';
+import { compact } from '../../../contract/compact.ts';
 
 /** The environment variable of the JWT secret (Stromboli's name). */
 export const JWT_SECRET_ENV = 'STROMBOLI_JWT_SECRET';
@@ -60,5 +61,5 @@ export async function loadAuthSources(sources: AuthSources): Promise<LoadedAuth>
     apiTokens = [...(apiTokens ?? []), ...envTokens.split(',').map((t) => t.trim()).filter((t) => t !== '')];
     from.push(API_TOKENS_ENV);
   }
-  return { ...(jwtSecret === undefined ? {} : { jwtSecret }), ...(apiTokens === undefined ? {} : { apiTokens }), sources: from, exposedFiles };
+  return { ...compact({ jwtSecret }), ...compact({ apiTokens }), sources: from, exposedFiles };
 }

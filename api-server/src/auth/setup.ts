@@ -6,6 +6,7 @@ import { loadAuthSources } from './load.ts';
 import { decideAuth } from './policy.ts';
 import type { AuthDecision, AuthMode } from './policy.ts';
 import { FileRevocationList } from './revocations.ts';
+import { compact } from '../../../contract/compact.ts';
 
 export interface AuthSetupOptions {
   mode: AuthMode;
@@ -33,21 +34,21 @@ export interface AuthSetup {
 export async function setupAuth(options: AuthSetupOptions): Promise<AuthSetup> {
   const loaded = await loadAuthSources({
     env: options.env,
-    ...(options.jwtSecretFile === undefined ? {} : { jwtSecretFile: options.jwtSecretFile }),
-    ...(options.apiTokenFile === undefined ? {} : { apiTokenFile: options.apiTokenFile }),
+    ...compact({ jwtSecretFile: options.jwtSecretFile }),
+    ...compact({ apiTokenFile: options.apiTokenFile }),
   });
   const decision = decideAuth({
     mode: options.mode,
     host: options.host,
-    ...(loaded.jwtSecret === undefined ? {} : { jwtSecret: loaded.jwtSecret }),
-    ...(loaded.apiTokens === undefined ? {} : { apiTokens: loaded.apiTokens }),
+    ...compact({ jwtSecret: loaded.jwtSecret }),
+    ...compact({ apiTokens: loaded.apiTokens }),
   });
   const revocations = await FileRevocationList.open({ path: options.revocationsPath });
   return {
     app: {
       enabled: decision.enabled,
       revocations,
-      ...(loaded.apiTokens === undefined ? {} : { apiTokens: loaded.apiTokens }),
+      ...compact({ apiTokens: loaded.apiTokens }),
       ...(loaded.jwtSecret === undefined
         ? {}
         : { jwt: { secret: loaded.jwtSecret, accessTtlSeconds: options.accessTtlSeconds, refreshTtlSeconds: options.refreshTtlSeconds } }),

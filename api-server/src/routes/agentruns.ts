@@ -13,6 +13,7 @@ import {
 import { AppError, ValidationError } from '../../../contract/errors.ts';
 import type { LogReader, ManifestProblem, NewRun, RunStore, StoredRun } from '../../../contract/ports.ts';
 import { ErrorBodySchema, StoredRunSchema } from '../schemas.ts';
+import { compact } from '../../../contract/compact.ts';
 
 export interface AgentRunRoutesOptions {
   runs: RunStore;
@@ -144,7 +145,7 @@ export const agentRunRoutes: FastifyPluginAsync<AgentRunRoutesOptions> = async (
       request.raw.on('close', () => controller.abort());
       reply.raw.writeHead(200, { 'content-type': 'application/x-ndjson; charset=utf-8', 'x-request-id': request.id, 'cache-control': 'no-cache' });
       try {
-        for await (const line of opts.logs.lines(run, { follow, signal: controller.signal, ...(request.query.attempt === undefined ? {} : { attempt: request.query.attempt }) })) {
+        for await (const line of opts.logs.lines(run, { follow, signal: controller.signal, ...compact({ attempt: request.query.attempt }) })) {
           if (!reply.raw.write(`${line}\n`)) await new Promise((resolve) => reply.raw.once('drain', resolve));
         }
       } finally {
@@ -159,8 +160,8 @@ function newMetadata(metadata: z.infer<typeof ObjectMetaSchema>, namespace: stri
   return {
     name: metadata.name,
     namespace,
-    ...(metadata.labels === undefined ? {} : { labels: metadata.labels }),
-    ...(metadata.annotations === undefined ? {} : { annotations: metadata.annotations }),
+    ...compact({ labels: metadata.labels }),
+    ...compact({ annotations: metadata.annotations }),
   };
 }
 

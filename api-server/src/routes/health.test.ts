@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { buildApp } from '../app.ts';
 import { stubLogReader, stubRunStore } from '../../test/helpers/stub-ports.ts';
 import type { HealthComponent, HealthPort } from '../../../contract/ports.ts';
+import { compact } from '../../../contract/compact.ts';
 
 function health(components: HealthComponent[]): HealthPort & { checks: number } {
   const port = {
@@ -28,7 +29,7 @@ const failing: HealthComponent[] = [
 
 async function app(port?: HealthPort, authEnabled = false) {
   return buildApp(
-    { runs: stubRunStore(), logs: stubLogReader(), ...(port === undefined ? {} : { health: port }) },
+    { runs: stubRunStore(), logs: stubLogReader(), ...compact({ health: port }) },
     { version: '1.2.3', auth: { enabled: authEnabled, apiTokens: ['a-static-api-token-123'] }, rateLimit: { max: 1 } },
   );
 }

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { AppError, NotFoundError, ValidationError } from '../../../contract/errors.ts';
 import { errorOnly, errorOnlyEnvelope } from '../plugins/envelopes.ts';
 import type { ImageInfo, ImagePort } from '../../../contract/ports.ts';
+import { compact } from '../../../contract/compact.ts';
 
 export const NO_REGISTRY_SEARCH = 'image search is not available: no container registry is configured; GET /images lists the local images';
 export const NO_REGISTRY_PULL = "image pull is not available: no container registry is configured; build images locally ('stromboli images build') or load them ('podman load')";
@@ -44,7 +45,7 @@ function toBody(image: ImageInfo): z.infer<typeof ImageSchema> {
     compatibility_rank: image.rank,
     compatible: image.compatible,
     has_claude_cli: image.hasClaudeCli,
-    ...(image.description === undefined ? {} : { description: image.description }),
+    ...compact({ description: image.description }),
   };
 }
 

@@ -13,6 +13,7 @@ import { deliverWebhook, httpTransport } from '../webhooks/webhook-sender.ts';
 import type { WebhookTransport } from '../webhooks/webhook-sender.ts';
 import { systemResolveHost } from '../webhooks/webhook-target.ts';
 import type { ResolveHost } from '../webhooks/webhook-target.ts';
+import { compact } from '../../../contract/compact.ts';
 
 export interface RunFamilyOptions {
   runs: RunStore;
@@ -45,14 +46,14 @@ export interface RunFamilyOptions {
 export const runFamily: FastifyPluginAsync<RunFamilyOptions> = async (fastify, opts) => {
   const log = fastify.log;
   const allowPrivate = opts.webhooks?.allowPrivateTargets === true;
-  const watcher = new RunWatcher({ runs: opts.runs, log, ...(opts.resyncMs === undefined ? {} : { resyncMs: opts.resyncMs }) });
+  const watcher = new RunWatcher({ runs: opts.runs, log, ...compact({ resyncMs: opts.resyncMs }) });
   const facade = new RunFacade({
     runs: opts.runs,
     logs: opts.logs,
     watcher,
     namespace: opts.namespace,
     log,
-    ...(opts.finishedTtlSeconds === undefined ? {} : { finishedTtlSeconds: opts.finishedTtlSeconds }),
+    ...compact({ finishedTtlSeconds: opts.finishedTtlSeconds }),
   });
   const transport = opts.webhookTransport ?? httpTransport({ allowPrivate });
   const signingSecret = opts.webhooks?.signingSecret;
@@ -64,10 +65,10 @@ export const runFamily: FastifyPluginAsync<RunFamilyOptions> = async (fastify, o
       deliverWebhook(url, payload, {
         transport,
         signal,
-        ...(signingSecret === undefined ? {} : { signingSecret }),
-        ...(opts.webhookAttempts === undefined ? {} : { attempts: opts.webhookAttempts }),
-        ...(opts.webhookBaseDelayMs === undefined ? {} : { baseDelayMs: opts.webhookBaseDelayMs }),
-        ...(opts.webhookTimeoutMs === undefined ? {} : { timeoutMs: opts.webhookTimeoutMs }),
+        ...compact({ signingSecret }),
+        ...compact({ attempts: opts.webhookAttempts }),
+        ...compact({ baseDelayMs: opts.webhookBaseDelayMs }),
+        ...compact({ timeoutMs: opts.webhookTimeoutMs }),
       }),
   });
   opts.onDispatcher?.(dispatcher);
@@ -100,7 +101,7 @@ export const runFamily: FastifyPluginAsync<RunFamilyOptions> = async (fastify, o
     facade,
     logs: opts.logs,
     shutdown: shutdown.signal,
-    ...(opts.heartbeatMs === undefined ? {} : { heartbeatMs: opts.heartbeatMs }),
+    ...compact({ heartbeatMs: opts.heartbeatMs }),
     ...claudeConfigured,
   });
 };

@@ -14,6 +14,7 @@ import type { RunResponse } from '../run-facade/schemas.ts';
 import { checkWebhookUrl } from '../webhooks/webhook-target.ts';
 import type { WebhookTargetPolicy } from '../webhooks/webhook-target.ts';
 import type { StoredRun } from '../../../contract/ports.ts';
+import { compact } from '../../../contract/compact.ts';
 
 export interface RunRoutesOptions {
   facade: RunFacade;
@@ -58,7 +59,7 @@ export async function requireClaude(check: RunRoutesOptions['claudeConfigured'])
 export async function runAnswer(facade: RunFacade, finished: StoredRun, signal: AbortSignal): Promise<{ code: 200 | 400 | 409 | 500; body: RunResponse }> {
   const id = finished.metadata.name;
   const sessionId = sessionIdOf(finished);
-  const common = { ...(sessionId === undefined ? {} : { session_id: sessionId }) };
+  const common = { ...compact({ session_id: sessionId }) };
   const status = jobStatusOf(finished);
   const usage = usageOf(finished);
   const output = await facade.output(finished, signal);
@@ -76,7 +77,7 @@ export async function runAnswer(facade: RunFacade, finished: StoredRun, signal: 
         ...(structured === undefined || structured === null ? {} : { structured_output: structured }),
         ...common,
         ...withUsage,
-        ...(crashInfo === undefined ? {} : { crash_info: crashInfo }),
+        ...compact({ crash_info: crashInfo }),
       },
     };
   }

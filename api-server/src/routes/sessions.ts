@@ -7,6 +7,7 @@ import { SessionIdSchema } from '../../../contract/apis/v1alpha1/index.ts';
 import { NotFoundError, ValidationError, isAppError } from '../../../contract/errors.ts';
 import { errorOnlyEnvelope, nullList, successFalse } from '../plugins/envelopes.ts';
 import type { HistoryMessage, SessionPort } from '../../../contract/ports.ts';
+import { compact } from '../../../contract/compact.ts';
 
 /** Stromboli's page size defaults and cap. */
 export const DEFAULT_MESSAGE_LIMIT = 50;
@@ -85,18 +86,9 @@ export function pageOf(query: { offset?: string | undefined; limit?: string | un
   return { offset, limit };
 }
 
-type ContentBody = NonNullable<MessageBody['content']>;
-type BlockBody = ContentBody['content'][number];
-type ToolResultBody = NonNullable<MessageBody['tool_result']>;
-
-/** Drops undefined values: absent fields are omitted, as Go's omitempty does. */
-function defined<T extends object>(value: { [K in keyof T]-?: T[K] | undefined }): T {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
-}
-
 /** A history message in Stromboli's snake_case. */
 export function toMessageBody(m: HistoryMessage): MessageBody {
-  return defined<MessageBody>({
+  return compact({
     uuid: m.uuid,
     parent_uuid: m.parentUuid,
     type: m.type,
@@ -109,12 +101,12 @@ export function toMessageBody(m: HistoryMessage): MessageBody {
     content:
       m.content === undefined
         ? undefined
-        : defined<ContentBody>({
+        : compact({
             role: m.content.role,
             model: m.content.model,
             message_id: m.content.messageId,
             content: m.content.blocks.map((b) =>
-              defined<BlockBody>({ type: b.type, text: b.text, id: b.id, name: b.name, input: b.input, tool_use_id: b.toolUseId, content: b.content, is_error: b.isError }),
+              compact({ type: b.type, text: b.text, id: b.id, name: b.name, input: b.input, tool_use_id: b.toolUseId, content: b.content, is_error: b.isError }),
             ),
             stop_reason: m.content.stopReason,
             usage:
@@ -127,7 +119,7 @@ export function toMessageBody(m: HistoryMessage): MessageBody {
                     cache_read_input_tokens: m.content.usage.cacheReadInputTokens,
                   },
           }),
-    tool_result: m.toolResult === undefined ? undefined : defined<ToolResultBody>({ stdout: m.toolResult.stdout, stderr: m.toolResult.stderr, interrupted: m.toolResult.interrupted, is_image: m.toolResult.isImage }),
+    tool_result: m.toolResult === undefined ? undefined : compact({ stdout: m.toolResult.stdout, stderr: m.toolResult.stderr, interrupted: m.toolResult.interrupted, is_image: m.toolResult.isImage }),
   });
 }
 

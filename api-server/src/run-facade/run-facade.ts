@@ -11,6 +11,7 @@ import type { RunRequest } from './run-request.ts';
 import { createdAtOf, crashInfoOf, failureOf, isCancelRequested, isFinished, jobStatusOf, sessionIdOf, updatedAtOf, usageOf } from './run-view.ts';
 import type { FacadeLogger, RunWatcher } from './run-watcher.ts';
 import type { JobResponse, WebhookPayload } from './schemas.ts';
+import { compact } from '../../../contract/compact.ts';
 
 export interface RunFacadeOptions {
   runs: RunStore;
@@ -140,12 +141,12 @@ export class RunFacade {
     return {
       id: run.metadata.name,
       status,
-      ...(output === undefined ? {} : { output }),
+      ...compact({ output }),
       ...(structured === undefined || structured === null ? {} : { structured_output: structured }),
       ...(status === 'failed' ? { error: failureOf(run).error } : {}),
-      ...(sessionId === undefined ? {} : { session_id: sessionId }),
-      ...(crashInfo === undefined ? {} : { crash_info: crashInfo }),
-      ...(usage === undefined ? {} : { usage }),
+      ...compact({ session_id: sessionId }),
+      ...compact({ crash_info: crashInfo }),
+      ...compact({ usage }),
       created_at: createdAtOf(run),
       updated_at: updatedAtOf(run),
     };
@@ -156,12 +157,12 @@ export class RunFacade {
     return {
       job_id: job.id,
       status: job.status,
-      ...(job.output === undefined ? {} : { output: job.output }),
-      ...(job.error === undefined ? {} : { error: job.error }),
-      ...(job.session_id === undefined ? {} : { session_id: job.session_id }),
-      ...(job.usage === undefined ? {} : { usage: job.usage }),
-      ...(job.structured_output === undefined ? {} : { structured_output: job.structured_output }),
-      ...(job.crash_info === undefined ? {} : { crash_info: job.crash_info }),
+      ...compact({ output: job.output }),
+      ...compact({ error: job.error }),
+      ...compact({ session_id: job.session_id }),
+      ...compact({ usage: job.usage }),
+      ...compact({ structured_output: job.structured_output }),
+      ...compact({ crash_info: job.crash_info }),
     };
   }
 }

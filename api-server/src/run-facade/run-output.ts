@@ -4,6 +4,7 @@
 // json → the CLI's result event (what `--output-format json` prints), stream-json → every line.
 import type { LogReader, StoredRun } from '../../../contract/ports.ts';
 import { outputFormatOf } from './run-view.ts';
+import { compact } from '../../../contract/compact.ts';
 
 /** Upper bound of an output assembled from the log; beyond it the text is cut (the log stays whole). */
 export const MAX_OUTPUT_BYTES = 16 * 1024 * 1024;
@@ -38,7 +39,7 @@ export async function outputOf(run: StoredRun, logs: LogReader, signal: AbortSig
   let resultLine: string | undefined;
   try {
     const attempt = run.status?.attempt;
-    for await (const line of logs.lines(run, { follow: false, signal, ...(attempt === undefined ? {} : { attempt }) })) {
+    for await (const line of logs.lines(run, { follow: false, signal, ...compact({ attempt }) })) {
       if (parseObject(line)?.type === 'result') resultLine = line;
       if (format === 'stream-json' && bytes < MAX_OUTPUT_BYTES) {
         lines.push(line);

@@ -10,6 +10,7 @@ import { ValidationError } from '../../../contract/errors.ts';
 import { isPlainObject } from '../../../contract/store/canonical-json.ts';
 import { CLAUDE_OPTIONS_CAMEL_TO_SNAKE, claudeOptionsFromSnake } from '../stromboli/claude-wire.ts';
 import { LIFECYCLE_CAMEL_TO_SNAKE, PODMAN_OPTIONS_CAMEL_TO_SNAKE, podmanOptionsFromSnake } from '../stromboli/podman-wire.ts';
+import { compact } from '../../../contract/compact.ts';
 
 /** Gin's binder text for a missing or empty prompt (checklist item 7), verbatim: clients match on it. */
 export const PROMPT_REQUIRED = "Invalid request: Key: 'RunRequest.Prompt' Error:Field validation for 'Prompt' failed on the 'required' tag";
@@ -173,9 +174,9 @@ function buildRequest(raw: RawRequest): RunRequest {
 
   const spec = {
     prompt: raw.prompt,
-    ...(workdir === undefined ? {} : { workdir }),
-    ...(claude === undefined ? {} : { claude }),
-    ...(podman === undefined ? {} : { podman }),
+    ...compact({ workdir }),
+    ...compact({ claude }),
+    ...compact({ podman }),
     session: {
       id: sessionId,
       ...(session.resume === true ? { resume: true } : {}),
@@ -185,7 +186,7 @@ function buildRequest(raw: RawRequest): RunRequest {
   };
   const parsed = AgentRunSpecSchema.safeParse(spec);
   if (!parsed.success) throw invalid(describeIssues(parsed.error));
-  return { spec: parsed.data, sessionId, ...(webhookUrl === undefined ? {} : { webhookUrl }), ignoredKeys: ignoredKeys.sort() };
+  return { spec: parsed.data, sessionId, ...compact({ webhookUrl }), ignoredKeys: ignoredKeys.sort() };
 }
 
 /**

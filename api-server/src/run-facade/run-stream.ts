@@ -7,6 +7,7 @@ import type { RunFacade } from './run-facade.ts';
 import { crashInfoOf, failureOf, jobStatusOf, sessionIdOf, usageOf } from './run-view.ts';
 import { eventFrame, formatEventId, lineFrame } from './sse.ts';
 import type { SseWriter } from './sse.ts';
+import { compact } from '../../../contract/compact.ts';
 
 export interface PumpOptions {
   facade: RunFacade;
@@ -36,8 +37,8 @@ export function finalFrame(finished: StoredRun | undefined): string {
       session_id: sessionId ?? '',
       status,
       ...(structured === undefined || structured === null ? {} : { structured_output: structured }),
-      ...(crashInfo === undefined ? {} : { crash_info: crashInfo }),
-      ...(usage === undefined ? {} : { usage }),
+      ...compact({ crash_info: crashInfo }),
+      ...compact({ usage }),
     };
     return eventFrame('done', JSON.stringify(done));
   }
@@ -50,7 +51,7 @@ export async function pumpRun(options: PumpOptions): Promise<PumpResult> {
   const name = run.metadata.name;
   let line = options.fromLine;
   const attempt = run.status?.attempt;
-  for await (const text of options.logs.lines(run, { follow: true, fromLine: line, signal, ...(attempt === undefined ? {} : { attempt }) })) {
+  for await (const text of options.logs.lines(run, { follow: true, fromLine: line, signal, ...compact({ attempt }) })) {
     line += 1;
     if (!(await writer.write(lineFrame(text, formatEventId({ name, line }))))) return 'interrupted';
   }

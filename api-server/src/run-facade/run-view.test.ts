@@ -4,6 +4,7 @@ import { conditionsFor } from '../../../contract/apis/v1alpha1/index.ts';
 import type { LogReader, StoredRun } from '../../../contract/ports.ts';
 import { outputOf } from './run-output.ts';
 import { crashInfoOf, failureOf, jobStatusOf, toRfc3339Seconds, updatedAtOf, usageOf } from './run-view.ts';
+import { compact } from '../../../contract/compact.ts';
 
 function runWith(status: AgentRunStatus | undefined, spec: Record<string, unknown> = { prompt: 'x' }): StoredRun {
   return {
@@ -11,7 +12,7 @@ function runWith(status: AgentRunStatus | undefined, spec: Record<string, unknow
     kind: 'AgentRun',
     metadata: { name: 'job-0000000000000001', namespace: 'default', uid: 'u1', generation: 1, resourceVersion: '1', creationTimestamp: '2026-01-01T10:00:00Z' },
     spec,
-    ...(status === undefined ? {} : { status }),
+    ...compact({ status }),
   };
 }
 

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { Reasons, isTerminalPhase, reasonOf } from '../../../contract/apis/v1alpha1/index.ts';
 import type { StoredRun } from '../../../contract/ports.ts';
 import type { CrashInfo, JobStatus, Usage } from './schemas.ts';
+import { compact } from '../../../contract/compact.ts';
 
 /** Failed reasons Stromboli calls a crash (a signal, exit > 128, or its timeout): HTTP 200, status "crashed". */
 export const CRASH_REASONS: ReadonlySet<string> = new Set([Reasons.Crashed, Reasons.DeadlineExceeded, Reasons.OOMKilled]);
@@ -93,8 +94,8 @@ export function crashInfoOf(run: StoredRun): CrashInfo | undefined {
   else text = `Process exited with code ${exitCode ?? 'unknown'}`;
   const partial = status.result ?? crash.stderrTail;
   return {
-    ...(exitCode === undefined ? {} : { exit_code: exitCode }),
-    ...(signal === undefined ? {} : { signal }),
+    ...compact({ exit_code: exitCode }),
+    ...compact({ signal }),
     reason: text,
     ...(partial === undefined || partial === '' ? {} : { partial_output: partial.length > PARTIAL_OUTPUT_CHARS ? `...${partial.slice(-PARTIAL_OUTPUT_CHARS)}` : partial }),
   };

@@ -3,6 +3,7 @@
 // frame, so a client reconnecting with Last-Event-ID resumes after the last line it saw, and a
 // comment heartbeat so idle proxies keep the connection.
 import type { ServerResponse } from 'node:http';
+import { compact } from '../../../contract/compact.ts';
 
 /** Stromboli's stream headers (checklist item 33). */
 export const SSE_HEADERS: Readonly<Record<string, string>> = {
@@ -27,7 +28,7 @@ export function parseEventId(value: string | undefined): { name?: string; line: 
   if (value === undefined) return undefined;
   const match = /^(?:((?:run|job)-[0-9a-f]{16}):)?(\d{1,9})$/.exec(value.trim());
   if (match === null || match[2] === undefined) return undefined;
-  return { ...(match[1] === undefined ? {} : { name: match[1] }), line: Number(match[2]) };
+  return { ...compact({ name: match[1] }), line: Number(match[2]) };
 }
 
 /** Each physical line of a payload becomes its own `data:` field (CR and LF end SSE lines). */

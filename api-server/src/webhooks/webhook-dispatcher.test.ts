@@ -12,6 +12,7 @@ import type { TestBed } from '../../test/helpers/facade-test-bed.ts';
 import { SOURCE_API, SOURCE_LABEL, WEBHOOK_ANNOTATION } from '../run-facade/names.ts';
 import { signWebhook } from './webhook-sender.ts';
 import type { WebhookRequest, WebhookTransport } from './webhook-sender.ts';
+import { compact } from '../../../contract/compact.ts';
 
 const HOOK = 'https://hooks.example.com/done?token=t0k3n';
 const SESSION = '0b0f6c1e-8a55-4c1b-9d7e-2f3a4b5c6d7e';
@@ -32,7 +33,7 @@ async function start(options: { secret?: string; answers?: number[]; given?: Mem
   sent = [];
   bed = await startTestBed({
     store,
-    ...(options.beforeStart === undefined ? {} : { beforeStart: options.beforeStart }),
+    ...compact({ beforeStart: options.beforeStart }),
     family: {
       resolveHost: async () => ['93.184.216.34'],
       webhookTransport: recording(...(options.answers ?? [])),

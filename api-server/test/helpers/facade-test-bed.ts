@@ -27,6 +27,7 @@ import type { RunFamilyOptions } from '../../src/routes/run-family.ts';
 import type { WebhookDispatcher } from '../../src/webhooks/webhook-dispatcher.ts';
 import { agentScript } from './agent-script.ts';
 import { RunnerLogReader } from './runner-log-reader.ts';
+import { compact } from '../../../contract/compact.ts';
 
 export interface TestBed {
   app: FastifyInstance;
@@ -71,7 +72,7 @@ export async function startTestBed(options: TestBedOptions): Promise<TestBed> {
   if (options.family === undefined) {
     app = await buildApp({ runs: store, logs, ...options.ports }, options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit });
   } else {
-    app = Fastify({ logger: false, genReqId: requestIdFor, ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }) }) as unknown as FastifyInstance;
+    app = Fastify({ logger: false, genReqId: requestIdFor, ...compact({ bodyLimit: options.bodyLimit }) }) as unknown as FastifyInstance;
     app.setValidatorCompiler(validatorCompiler);
     app.setSerializerCompiler(serializerCompiler);
     registerRequestId(app);
@@ -104,7 +105,7 @@ export async function startTestBed(options: TestBedOptions): Promise<TestBed> {
     runner,
     logs,
     finish,
-    ...(dispatcher === undefined ? {} : { dispatcher }),
+    ...compact({ dispatcher }),
     async close() {
       await app.close();
       await loop.controller?.stop();

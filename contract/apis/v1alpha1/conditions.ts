@@ -2,6 +2,7 @@
 // that keep Succeeded / Ready / Reconciling / Stalled consistent with the phase, so kubectl,
 // kstatus (Flux, kpt) and Argo CD all read the same truth.
 import type { AgentRunStatus, Condition, Phase } from './agentrun.ts';
+import { compact } from '../../compact.ts';
 
 export const ConditionTypes = {
   /** Tekton-style primary condition: Unknown while in progress, True on success, False on failure. */
@@ -87,7 +88,7 @@ export function conditionsFor(
   now: string,
 ): Condition[] {
   const succeeded = phase === 'Succeeded' ? 'True' : isTerminalPhase(phase) ? 'False' : 'Unknown';
-  const base = { reason, observedGeneration: generation, ...(message === undefined ? {} : { message }) };
+  const base = { reason, observedGeneration: generation, ...compact({ message }) };
   let list = setCondition(existing, { type: ConditionTypes.Succeeded, status: succeeded, ...base }, now);
   list = setCondition(list, { type: ConditionTypes.Ready, status: phase === 'Succeeded' ? 'True' : 'False', ...base }, now);
   list = setCondition(list, { type: ConditionTypes.Reconciling, status: isTerminalPhase(phase) ? 'False' : 'True', ...base }, now);

@@ -15,6 +15,7 @@ import type { Conclusion } from './phases.ts';
 import type { Slots } from './slots.ts';
 import { attemptFacts, nextStatus, startFailureText, statusMessage } from './status.ts';
 import type { StatusChange } from './status.ts';
+import { compact } from '../../../contract/compact.ts';
 
 export type AgentRunResource = Resource<AgentRunStatus>;
 
@@ -103,7 +104,7 @@ export class AgentRunReconciler implements Reconciler {
       deleting: run.metadata.deletionTimestamp !== undefined,
       hasFinalizer: run.metadata.finalizers?.includes(CLEANUP_FINALIZER) ?? false,
       spec: parsed.spec,
-      ...(parsed.error === undefined ? {} : { specError: parsed.error }),
+      ...compact({ specError: parsed.error }),
       status,
       container,
       now: this.#now(),
@@ -183,7 +184,7 @@ export class AgentRunReconciler implements Reconciler {
         containerName: name,
         sessionId,
         resume: spec.session?.resume === true && forkFrom === undefined,
-        ...(forkFrom === undefined ? {} : { forkFrom }),
+        ...compact({ forkFrom }),
         spec,
         deadlineSeconds: deadlineSeconds(spec),
       });
@@ -242,7 +243,7 @@ export class AgentRunReconciler implements Reconciler {
     if (container === undefined) return { requeueAfterMs: 0 };
     if (!container.finished) return { requeueAfterMs: 1_000 };
     const record = await this.#runner.collect(identityOf(run), attempt, name);
-    const conclusion = conclude({ spec, attempt, container, record, ...(stoppedFor === undefined ? {} : { stoppedFor }) });
+    const conclusion = conclude({ spec, attempt, container, record, ...compact({ stoppedFor }) });
     return this.#conclude(key, run, attempt, { container, record, name }, conclusion);
   }
 

@@ -7,6 +7,7 @@ import { CommandError } from '../exec/command-error.ts';
 import { scrub } from '../../../contract/redact.ts';
 import type { AttemptRecord, ObservedContainer } from '../runner/types.ts';
 import { signalOf } from './phases.ts';
+import { compact } from '../../../contract/compact.ts';
 
 /** What one reconcile changes: the phase with its reason and message, plus fields to set (undefined removes one). */
 export interface StatusChange extends Partial<Omit<AgentRunStatus, 'phase' | 'message' | 'conditions'>> {
@@ -81,8 +82,8 @@ export function attemptFacts(container: ObservedContainer, record: AttemptRecord
     const code = container.exitCode;
     const signal = signalOf(code);
     facts.crash = {
-      ...(code === undefined ? {} : { exitCode: code }),
-      ...(signal === undefined ? {} : { signal }),
+      ...compact({ exitCode: code }),
+      ...compact({ signal }),
       ...(container.oomKilled === true ? { oomKilled: true } : {}),
       ...(record.stderrTail.trim() === '' ? {} : { stderrTail: scrub(record.stderrTail).slice(-4096) }),
     };

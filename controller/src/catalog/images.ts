@@ -9,6 +9,7 @@ import { DEFAULT_AGENT_IMAGE } from '../runner/podman-runner.ts';
 
 export type { CompatibilityRank, ImageInfo };
 import type { ImageSummary } from '../podman/parse.ts';
+import { compact } from '../../../contract/compact.ts';
 
 export interface ImageCatalogOptions {
   podman: Pick<PodmanClient, 'listImages'>;
@@ -56,7 +57,7 @@ function toInfos(image: ImageSummary, agentImage: string): ImageInfo[] {
       repository,
       tag,
       sizeBytes: image.sizeBytes,
-      ...(image.createdAt === undefined ? {} : { created: image.createdAt }),
+      ...compact({ created: image.createdAt }),
       ...rankImage(repository, tag, agentImage),
     };
   });

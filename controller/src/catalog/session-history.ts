@@ -7,6 +7,7 @@ import { lstat, open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { HistoryBlock, HistoryContent, HistoryMessage, HistoryToolResult, HistoryUsage } from '../../../contract/catalog.ts';
+import { compact } from '../../../contract/compact.ts';
 
 export type { HistoryBlock, HistoryContent, HistoryMessage, HistoryToolResult, HistoryUsage };
 
@@ -72,12 +73,6 @@ const ToolResultSchema = z.looseObject({
 
 const TitleSchema = z.looseObject({ type: z.string(), customTitle: str, aiTitle: str });
 
-/** Copies the defined values of `source` (exactOptionalPropertyTypes forbids explicit undefined). */
-function defined<T extends object>(source: { [K in keyof T]: T[K] | undefined }): T {
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(source)) if (value !== undefined) out[key] = value;
-  return out as T;
-}
 
 /** A tool_result's content: a string as is, an array's text parts joined (Stromboli drops the whole message's blocks then). */
 function toolResultText(content: unknown): string | undefined {
@@ -98,7 +93,7 @@ function toBlocks(content: unknown): HistoryBlock[] {
     if (!parsed.success) return [];
     const b = parsed.data;
     return [
-      defined<HistoryBlock>({
+      compact({
         type: b.type,
         text: b.text,
         id: b.id,
@@ -135,7 +130,7 @@ export function parseHistoryLine(line: string): HistoryMessage | undefined {
   const l = parsed.data;
   const m = l.message;
   const toolResult = ToolResultSchema.safeParse(l.toolUseResult);
-  return defined<HistoryMessage>({
+  return compact({
     type: l.type,
     uuid: l.uuid,
     parentUuid: l.parentUuid ?? undefined,
@@ -148,9 +143,9 @@ export function parseHistoryLine(line: string): HistoryMessage | undefined {
     content:
       m === undefined
         ? undefined
-        : defined<HistoryContent>({ role: m.role, model: m.model, messageId: m.id, blocks: toBlocks(m.content), stopReason: m.stop_reason ?? undefined, usage: toUsage(m.usage) }),
+        : compact({ role: m.role, model: m.model, messageId: m.id, blocks: toBlocks(m.content), stopReason: m.stop_reason ?? undefined, usage: toUsage(m.usage) }),
     toolResult: toolResult.success
-      ? defined<HistoryToolResult>({ stdout: toolResult.data.stdout, stderr: toolResult.data.stderr, interrupted: toolResult.data.interrupted, isImage: toolResult.data.isImage })
+      ? compact({ stdout: toolResult.data.stdout, stderr: toolResult.data.stderr, interrupted: toolResult.data.interrupted, isImage: toolResult.data.isImage })
       : undefined,
   });
 }

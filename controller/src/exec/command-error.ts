@@ -5,6 +5,7 @@
 import { AppError } from '../../../contract/errors.ts';
 import { redactArgv } from './executor.ts';
 import type { ExecResult } from './executor.ts';
+import { compact } from '../../../contract/compact.ts';
 
 /** How much of the end of stderr a CommandError keeps. */
 export const STDERR_TAIL_BYTES = 2048;
@@ -40,7 +41,7 @@ export class CommandError extends AppError {
     const argv = redactArgv(init.argv, init.redact);
     const { exitCode, signal, timedOut, aborted } = init.result;
     super('COMMAND_FAILED', init.message ?? 'command failed', {
-      ...(init.cause === undefined ? {} : { cause: init.cause }),
+      ...compact({ cause: init.cause }),
       details: { argv: argv.map(boundArg), exitCode, signal, timedOut, aborted },
     });
     this.argv = argv;

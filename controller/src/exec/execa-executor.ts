@@ -4,6 +4,7 @@
 
 import { execa } from 'execa';
 import type { ExecOptions, ExecResult, Executor, StreamHandle } from './executor.ts';
+import { compact } from '../../../contract/compact.ts';
 
 /** Exit code reported when the binary does not exist (ENOENT), as a shell reports it. */
 export const EXIT_COMMAND_NOT_FOUND = 127;
@@ -77,11 +78,11 @@ export class ExecaExecutor implements Executor {
       shell: false,
       stripFinalNewline: true,
       forceKillAfterDelay: this.#forceKillAfterMs,
-      ...(options.timeoutMs === undefined ? {} : { timeout: options.timeoutMs }),
-      ...(options.signal === undefined ? {} : { cancelSignal: options.signal }),
+      ...compact({ timeout: options.timeoutMs }),
+      ...compact({ cancelSignal: options.signal }),
       ...(options.input === undefined ? { stdin: 'ignore' as const } : { input: options.input }),
       ...(options.env === undefined ? {} : { env: options.env, extendEnv: true }),
-      ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+      ...compact({ cwd: options.cwd }),
     } as const;
   }
 }

@@ -16,6 +16,7 @@ import { CommandError } from '../exec/command-error.ts';
 import type { ExecResult, Executor, StreamHandle } from '../exec/executor.ts';
 import { parseContainerId, parseContainerInspect, parseContainerList, parseImageList, parseSecretList } from './parse.ts';
 import type { ContainerState, ContainerSummary, ImageSummary, SecretSummary } from './parse.ts';
+import { compact } from '../../../contract/compact.ts';
 
 /** Default time limit of one short podman command (everything but logs and wait). */
 export const DEFAULT_COMMAND_TIMEOUT_MS = 120_000;
@@ -229,7 +230,7 @@ export class PodmanClient {
     const options = this.#execOptions(undefined);
     const result = await this.#executor.run(argv, {
       ...options,
-      ...(extra.timeoutMs === undefined ? {} : { timeoutMs: extra.timeoutMs }),
+      ...compact({ timeoutMs: extra.timeoutMs }),
       ...(extra.env === undefined ? {} : { env: { ...options.env, ...extra.env } }),
     });
     return { argv, result };
@@ -264,7 +265,7 @@ export class PodmanClient {
   #streamOptions(signal: AbortSignal | undefined) {
     return {
       ...(this.#env === undefined ? {} : { env: this.#env }),
-      ...(signal === undefined ? {} : { signal }),
+      ...compact({ signal }),
     };
   }
 }

@@ -4,6 +4,7 @@ import { FakeAgentRunner, successTranscript } from './fake-runner.ts';
 import type { FakeScript } from './fake-runner.ts';
 import { Labels, containerName } from './names.ts';
 import type { StartRequest } from './types.ts';
+import { compact } from '../../../contract/compact.ts';
 
 const run = { namespace: 'default', name: 'r', uid: 'uid-1' };
 const T0 = Date.parse('2026-01-01T00:00:00Z');
@@ -14,7 +15,7 @@ function request(attempt = 1, prompt = 'hi'): StartRequest {
 
 function runnerWith(script?: FakeScript): { runner: FakeAgentRunner; ended: string[] } {
   const ended: string[] = [];
-  const runner = new FakeAgentRunner({ ...(script === undefined ? {} : { script }), now: () => T0, onOutputEnd: (r) => ended.push(r.uid) });
+  const runner = new FakeAgentRunner({ ...compact({ script }), now: () => T0, onOutputEnd: (r) => ended.push(r.uid) });
   return { runner, ended };
 }
 

@@ -8,6 +8,7 @@ import { Labels, containerLabels } from './names.ts';
 import type { RunIdentity } from './names.ts';
 import { summarizeTranscript } from './stream-json.ts';
 import type { AgentRunner, AttemptRecord, ManagedContainer, ObservedContainer, StartRequest } from './types.ts';
+import { compact } from '../../../contract/compact.ts';
 
 /** How a fake container ends: its exit code, its last stdout lines (stream-json) and stderr. */
 export interface FakeEnding {
@@ -146,7 +147,7 @@ export class FakeAgentRunner implements AgentRunner {
       ...(c.ending === undefined ? {} : { exitCode: c.ending.exitCode }),
       ...(c.ending?.oomKilled === undefined ? {} : { oomKilled: c.ending.oomKilled }),
       startedAt: c.startedAt,
-      ...(c.finishedAt === undefined ? {} : { finishedAt: c.finishedAt }),
+      ...compact({ finishedAt: c.finishedAt }),
     };
   }
 

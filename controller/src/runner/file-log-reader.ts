@@ -8,6 +8,7 @@ import type { ResourceStore } from '../../../contract/store/store.ts';
 import { refOf } from '../../../contract/store/store.ts';
 import type { LogStore } from './log-store.ts';
 import { tailLines } from './log-tail.ts';
+import { compact } from '../../../contract/compact.ts';
 
 /** Lines of the attempt's log; with follow, until the run is finished, replaced, or on to a later attempt. */
 export function fileLogReader(store: Pick<ResourceStore<AgentRunStatus>, 'get'>, logs: LogStore): LogReader {
@@ -27,7 +28,7 @@ export function fileLogReader(store: Pick<ResourceStore<AgentRunStatus>, 'get'>,
           return false;
         }
       };
-      return tailLines(logs.stdoutPath(identity, attempt), { follow, signal: options.signal, ...(options.fromLine === undefined ? {} : { fromLine: options.fromLine }) });
+      return tailLines(logs.stdoutPath(identity, attempt), { follow, signal: options.signal, ...compact({ fromLine: options.fromLine }) });
     },
   };
 }

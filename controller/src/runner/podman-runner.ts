@@ -17,6 +17,7 @@ import type { RunIdentity } from './names.ts';
 import type { SessionDirs } from './session.ts';
 import { summarizeTranscript } from './stream-json.ts';
 import type { AgentRunner, AttemptRecord, ManagedContainer, ObservedContainer, StartRequest } from './types.ts';
+import { compact } from '../../../contract/compact.ts';
 
 /** The image of runs that name none: the agent image `stromboli images build` makes. */
 export const DEFAULT_AGENT_IMAGE = 'localhost/stromboli/agent:latest';
@@ -148,7 +149,7 @@ export class PodmanAgentRunner implements AgentRunner {
       secrets,
       mounts: [{ source: sessionPath, target: CONTAINER_HOME }, ...volumes],
       user: this.#o.user,
-      ...(workdir === undefined ? {} : { workdir }),
+      ...compact({ workdir }),
       memory: spec.podman?.memory ?? this.#o.defaultMemory,
       cpus: spec.podman?.cpus ?? this.#o.defaultCpus,
       ...(spec.podman?.cpuShares === undefined ? {} : { cpuShares: spec.podman.cpuShares }),
@@ -232,10 +233,10 @@ export class PodmanAgentRunner implements AgentRunner {
       name: containerName,
       running: state.running,
       finished,
-      ...(state.exitCode === undefined ? {} : { exitCode: state.exitCode }),
-      ...(state.oomKilled === undefined ? {} : { oomKilled: state.oomKilled }),
-      ...(state.startedAt === undefined ? {} : { startedAt: state.startedAt }),
-      ...(state.finishedAt === undefined ? {} : { finishedAt: state.finishedAt }),
+      ...compact({ exitCode: state.exitCode }),
+      ...compact({ oomKilled: state.oomKilled }),
+      ...compact({ startedAt: state.startedAt }),
+      ...compact({ finishedAt: state.finishedAt }),
     };
   }
 

@@ -6,6 +6,7 @@ import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { TerminalError } from '../../../contract/errors.ts';
 import { Reasons } from '../../../contract/apis/v1alpha1/conditions.ts';
+import { compact } from '../../../contract/compact.ts';
 
 /** Reasons recorded on the run's Succeeded condition for each kind of refusal (the one list lives in conditions.ts). */
 export const WorkspaceReasons = {
@@ -69,7 +70,7 @@ function volumeNotAllowed(volume: string, message: string, cause?: unknown): Ter
   return new TerminalError(WorkspaceReasons.VolumeNotAllowed, `volume validation failed: ${message}`, {
     code: 'FORBIDDEN_PATH',
     details: { volume },
-    ...(cause === undefined ? {} : { cause }),
+    ...compact({ cause }),
   });
 }
 

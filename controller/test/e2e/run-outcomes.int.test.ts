@@ -13,6 +13,7 @@ import { startTestServer } from '../helpers/embedded-server.ts';
 import { Labels, containerEvents, containersOfRun, ensureFakeImage } from '../helpers/podman.ts';
 import { agentRun, attemptLogPath, expectedUsage, readLogEvents, reasonOf, storeReader, waitForPhase, writeManifest } from '../helpers/runs.ts';
 import { createTempDirs } from '../helpers/temp-dirs.ts';
+import { compact } from '../../../contract/compact.ts';
 
 const cleanup = new Cleanup();
 
@@ -134,7 +135,7 @@ describe('a run that fails', () => {
   ])('ends Failed/$reason on $scenario', async ({ scenario, prompt, claude, reason, exitCode }) => {
     const dirs = await createTempDirs(cleanup, `fail-${scenario}`);
     const ts = await startTestServer(cleanup, dirs);
-    await writeManifest(dirs.runsDir, `${scenario}.yaml`, agentRun(scenario, { prompt, ...(claude === undefined ? {} : { claude }) }));
+    await writeManifest(dirs.runsDir, `${scenario}.yaml`, agentRun(scenario, { prompt, ...compact({ claude }) }));
 
     const run = await waitForPhase(storeReader(ts.get, scenario), 'Failed', reason);
     const status = run.status ?? {};

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { compact } from '../../../contract/compact.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const IMAGE = 'localhost/stromboli/fake-claude:latest';
@@ -224,7 +225,7 @@ function startFake(claudeArgs: readonly string[], opts: FakeOptions): Spawned & 
   const name = opts.name ?? containerName();
   const spawned = spawnProcess('podman', podmanRunArgs(claudeArgs, opts, name), {
     env: { ...podmanEnv, ...(opts.env ?? {}) },
-    ...(opts.stdin === undefined ? {} : { input: opts.stdin }),
+    ...compact({ input: opts.stdin }),
     timeoutMs: opts.timeoutMs ?? 60_000,
   });
   return { ...spawned, name };
