@@ -98,14 +98,14 @@ export class MemoryStore<S> implements ResourceStore<S> {
   async setFinalizers(ref: ResourceRef, finalizers: string[], resourceVersion: string): Promise<Resource<S> | undefined> {
     const current = this.#require(ref, resourceVersion);
     assertNoNewFinalizersWhileDeleting(current, finalizers);
-    const next = structuredClone(current);
-    setFinalizerList(next, finalizers);
-    const committed = this.#commit(next, 'MODIFIED');
-    if (next.metadata.deletionTimestamp !== undefined && finalizers.length === 0) {
-      this.#remove(next);
+    if (current.metadata.deletionTimestamp !== undefined && finalizers.length === 0) {
+      // The last finalizer of an object being deleted: it goes, with a DELETED event only.
+      this.#remove(current);
       return undefined;
     }
-    return committed;
+    const next = structuredClone(current);
+    setFinalizerList(next, finalizers);
+    return this.#commit(next, 'MODIFIED');
   }
 
   async delete(ref: ResourceRef): Promise<void> {
@@ -117,6 +117,7 @@ export class MemoryStore<S> implements ResourceStore<S> {
     }
     const next = structuredClone(current);
     next.metadata.deletionTimestamp = toRfc3339(this.#now());
+    next.metadata.generation += 1; // as the API server does when it sets deletionTimestamp
     this.#commit(next, 'MODIFIED');
   }
 

@@ -153,13 +153,14 @@ export class FileStore<S> implements ResourceStore<S> {
     this.#assertOpen();
     const current = this.#require(ref, resourceVersion);
     assertNoNewFinalizersWhileDeleting(current.object, finalizers);
+    if (current.object.metadata.deletionTimestamp !== undefined && finalizers.length === 0) {
+      // The last finalizer of a run being deleted: it goes, with a DELETED event only (as in Kubernetes).
+      await this.#remove(current);
+      return undefined;
+    }
     const next = copyOf(current);
     setFinalizerList(next.object, finalizers);
-    const saved = this.#save(next, 'MODIFIED');
-    if (current.object.metadata.deletionTimestamp === undefined || finalizers.length > 0) return saved;
-    // Queued with the write above, so no other write falls between the last finalizer and the removal.
-    await Promise.all([saved, this.#remove(next)]);
-    return undefined;
+    return this.#save(next, 'MODIFIED');
   }
 
   async delete(ref: ResourceRef): Promise<void> {
@@ -255,6 +256,7 @@ export class FileStore<S> implements ResourceStore<S> {
     if (record.object.metadata.deletionTimestamp !== undefined) return;
     const next = copyOf(record);
     next.object.metadata.deletionTimestamp = toRfc3339(new Date());
+    next.object.metadata.generation += 1; // as the API server does when it sets deletionTimestamp
     await this.#save(next, 'MODIFIED');
   }
 
