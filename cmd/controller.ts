@@ -19,9 +19,9 @@ import type { CredentialSecret } from '../controller/src/runner/podman-runner.ts
 import { LogStore } from '../controller/src/runner/log-store.ts';
 import { PodmanAgentRunner } from '../controller/src/runner/podman-runner.ts';
 import { SessionDirs } from '../controller/src/runner/session.ts';
+import { compact } from '../contract/compact.ts';
 import type { ServeConfig } from './config.ts';
 import { workersFor } from './config.ts';
-import { compact } from '../contract/compact.ts';
 
 /** The settings of ServeConfig a node agent uses. */
 export type NodeAgentConfig = Pick<
@@ -48,6 +48,8 @@ export interface NodeAgentOptions {
   stateDir: string;
   /** Owner label of this agent's containers and prefix of its podman secrets. */
   owner: string;
+  /** Recorded as status.node of the runs it starts. Default: the reconciler's ('local'). */
+  node?: string;
   /** Where credentials come from (ANTHROPIC_API_KEY, CLAUDE_CODE_OAUTH_TOKEN). */
   env: Readonly<Record<string, string | undefined>>;
   log: RootLogger;
@@ -103,7 +105,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
   });
   await seedSlots(store, runner, slots, log);
   const logRetentionMs = config.logRetentionSeconds * 1000;
-  const reconciler = new AgentRunReconciler({ store, runner, slots, pollMs: config.pollMs, retryDelayMs: config.retryDelayMs, logRetentionMs });
+  const reconciler = new AgentRunReconciler({ store, runner, slots, pollMs: config.pollMs, retryDelayMs: config.retryDelayMs, logRetentionMs, ...compact({ node: options.node }) });
   const controller = runController({ store, reconciler, log: log.child({ component: 'controller' }), concurrency: workersFor(config), resyncMs: config.resyncMs });
   loop.controller = controller;
   const janitor = new Janitor({ store, logs, log, retentionMs: logRetentionMs });

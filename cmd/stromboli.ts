@@ -15,6 +15,9 @@ const USAGE = `Usage: stromboli <command> [options]
 
 Commands:
   serve                 run the embedded mode: watched directory + state directory + controller + API
+  controller --store kube   run a node agent over a Kubernetes cluster's AgentRuns
+                        [--kubeconfig FILE] [--namespace NS | --all-namespaces] [--node-name NAME]
+                        (and the serve options --state-dir, --max-concurrent-runs, --image, ... of the agent)
   get [NAME]            list AgentRuns, or show one (-o table|json|yaml)
   logs NAME [-f]        print a run's stream-json transcript (-f follows it)
   apply -f FILE         create or update the AgentRuns in FILE (stored in the state directory)
@@ -37,6 +40,10 @@ const OPTIONS = {
   follow: { type: 'boolean', short: 'f' },
   filename: { type: 'string' },
   fake: { type: 'boolean' },
+  store: { type: 'string' },
+  kubeconfig: { type: 'string' },
+  'all-namespaces': { type: 'boolean' },
+  'node-name': { type: 'string' },
 } satisfies ParseArgsConfig['options'];
 
 /** Options that would put a secret on the command line, where every local user can read it. */
@@ -70,6 +77,27 @@ async function serve(values: Record<string, unknown>): Promise<void> {
   });
 }
 
+/** `stromboli controller --store kube`: a node agent over the cluster's AgentRuns. */
+async function controller(values: Record<string, unknown>): Promise<void> {
+  if (values.store !== 'kube') throw new CliError("stromboli controller needs --store kube (the embedded mode with a file store is 'stromboli serve')", 2);
+  if (values.namespace !== undefined && values['all-namespaces'] === true) throw new CliError('--namespace and --all-namespaces exclude each other', 2);
+  const parsed = ServeConfigSchema.safeParse(serveConfigInput(values));
+  if (!parsed.success) throw new CliError(`invalid option: ${z.prettifyError(parsed.error).replace(/\n/g, ' ')}`);
+  const log = createLogger();
+  const { startKubeNodeAgent } = await import('./kube.ts');
+  const agent = await startKubeNodeAgent(
+    parsed.data,
+    compact({ kubeconfig: values.kubeconfig as string | undefined, namespace: values.namespace as string | undefined, nodeName: values['node-name'] as string | undefined }),
+    log,
+  );
+  const { default: closeWithGrace } = await import('close-with-grace');
+  closeWithGrace({ delay: 30_000 }, async ({ err, signal }) => {
+    if (err !== undefined) log.error({ err }, 'fatal error, shutting down');
+    else log.info({ signal }, 'shutting down');
+    await agent.close();
+  });
+}
+
 export async function main(argv: readonly string[], out: (text: string) => void = (t) => process.stdout.write(t)): Promise<void> {
   refuseSecretsInArgv(argv);
   let parsed;
@@ -98,6 +126,8 @@ export async function main(argv: readonly string[], out: (text: string) => void 
   switch (command) {
     case 'serve':
       return serve(values);
+    case 'controller':
+      return controller(values);
     case 'get': {
       const output = values.output ?? 'table';
       if (output !== 'table' && output !== 'json' && output !== 'yaml') throw new CliError(`-o must be table, json or yaml, got '${output}'`, 2);
