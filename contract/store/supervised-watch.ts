@@ -6,7 +6,7 @@
 // the Kubernetes store's informer.
 import { setTimeout as sleepFor } from 'node:timers/promises';
 import { createBackoff } from '../backoff.ts';
-import type { BackoffOptions } from '../backoff.ts';
+import type { Backoff, BackoffOptions } from '../backoff.ts';
 import type { StoreEvent } from './store.ts';
 
 /** The watch half of a ResourceStore. */
@@ -27,8 +27,8 @@ export interface SupervisedWatchOptions<S> {
   /** Ends the watch for good. */
   signal: AbortSignal;
   log: WatchLogger;
-  /** Delay before restart n (1 = first). Default DEFAULT_WATCH_BACKOFF: 1 s doubling to 30 s, equal jitter. */
-  backoff?: BackoffOptions;
+  /** Delay before restart n (1 = first): options of createBackoff, or the delay function itself. Default DEFAULT_WATCH_BACKOFF: 1 s doubling to 30 s, equal jitter. */
+  backoff?: BackoffOptions | Backoff;
   /** A watch that lived this long was healthy: the next restart starts from the base delay again. Default WATCH_HEALTHY_MS (60 s). */
   healthyMs?: number;
   /** Called after each failure or end, before the backoff (metrics). Default: nothing. */
@@ -48,6 +48,23 @@ export interface WatchRestart {
   err?: unknown;
 }
 
+/**
+ * What a source throws to say how its watch ended, with log fields (e.g. the server's reason);
+ * `clean` marks an expected end (a server-side timeout, an expired resourceVersion), logged as
+ * ended rather than failed. Anything else a source throws is a failure.
+ */
+export class WatchEnded extends Error {
+  readonly fields: Record<string, unknown>;
+  readonly clean: boolean;
+
+  constructor(fields: Record<string, unknown>, options: { clean: boolean; cause?: unknown }) {
+    super(`watch ended (${String(fields['reason'] ?? 'unknown')})`, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'WatchEnded';
+    this.fields = fields;
+    this.clean = options.clean;
+  }
+}
+
 /** Restarts start at 1 s: a broken API server should not be hit every 500 ms by every agent. */
 export const DEFAULT_WATCH_BACKOFF: BackoffOptions = { baseMs: 1_000, capMs: 30_000 };
 /** A watch that lived this long was healthy: its next failure starts the backoff from the base again. */
@@ -56,7 +73,7 @@ export const WATCH_HEALTHY_MS = 60_000;
 /** Runs the watch until `signal` aborts; resolves then. Never rejects for a store failure. */
 export async function superviseWatch<S>(options: SupervisedWatchOptions<S>): Promise<void> {
   const { source, onEvent, signal, log } = options;
-  const backoff = createBackoff({ ...DEFAULT_WATCH_BACKOFF, ...options.backoff });
+  const backoff = typeof options.backoff === 'function' ? options.backoff : createBackoff({ ...DEFAULT_WATCH_BACKOFF, ...options.backoff });
   const healthyMs = options.healthyMs ?? WATCH_HEALTHY_MS;
   const now = options.now ?? Date.now;
   const sleep = options.sleep ?? abortableSleep;
@@ -64,6 +81,7 @@ export async function superviseWatch<S>(options: SupervisedWatchOptions<S>): Pro
   while (!signal.aborted) {
     const startedAt = now();
     let failure: { err: unknown } | undefined;
+    let fields: Record<string, unknown> = {};
     try {
       for await (const event of source.watch(signal)) {
         if (signal.aborted) break;
@@ -74,13 +92,18 @@ export async function superviseWatch<S>(options: SupervisedWatchOptions<S>): Pro
         }
       }
     } catch (err) {
-      failure = { err };
+      if (err instanceof WatchEnded) {
+        fields = err.fields;
+        if (!err.clean) failure = { err: err.cause ?? err };
+      } else {
+        failure = { err };
+      }
     }
     if (signal.aborted) return;
     attempt = now() - startedAt >= healthyMs ? 1 : attempt + 1;
     const retryInMs = backoff(attempt);
     options.onRestart?.({ attempt, retryInMs, ...failure });
-    log.warn({ ...failure, attempt, retryInMs }, failure === undefined ? 'watch ended' : 'watch failed');
+    log.warn({ ...fields, ...failure, attempt, retryInMs }, failure === undefined ? 'watch ended' : 'watch failed');
     await sleep(retryInMs, signal);
   }
 }

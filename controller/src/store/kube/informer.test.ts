@@ -105,7 +105,7 @@ describe('informerEvents', () => {
     await expect.poll(() => informer.events).toEqual(['ADDED a@1', 'ADDED b@2', 'ADDED c@3', 'MODIFIED a@4', 'DELETED b@2', 'ADDED d@5']);
     expect(source.watches[0]?.stopped).toBe(true);
     expect(source.current.resourceVersion).toBe('5');
-    expect(informer.log.withMessage('watch failed, relisting')).toHaveLength(1);
+    expect(informer.log.withMessage('watch failed')).toHaveLength(1);
     informer.controller.abort();
     await informer.ended;
   });
@@ -121,7 +121,7 @@ describe('informerEvents', () => {
     source.current.handlers.onEvent('ERROR', { kind: 'Status', code: 410, reason: 'Expired', message: 'too old resource version' });
     await expect.poll(() => source.watches.length).toBe(3);
     await expect.poll(() => informer.events).toEqual(['ADDED a@1', 'MODIFIED a@2']);
-    expect(informer.log.withMessage('watch ended, relisting').map((l) => l.fields['reason'])).toEqual(['closed', 'expired']);
+    expect(informer.log.withMessage('watch ended').map((l) => l.fields['reason'])).toEqual(['closed', 'expired']);
     informer.controller.abort();
     await informer.ended;
   });
@@ -132,7 +132,7 @@ describe('informerEvents', () => {
     const informer = start(source, { staleAfterMs: 40 });
     await expect.poll(() => source.watches.length).toBeGreaterThanOrEqual(2);
     expect(source.watches[0]?.stopped).toBe(true);
-    expect(informer.log.withMessage('watch failed, relisting')[0]?.fields['reason']).toBe('stale');
+    expect(informer.log.withMessage('watch failed')[0]?.fields['reason']).toBe('stale');
     expect(informer.events).toEqual(['ADDED a@1']);
     informer.controller.abort();
     await informer.ended;
@@ -159,7 +159,7 @@ describe('informerEvents', () => {
     source.list = async () => (++calls === 1 ? new Promise<never>(() => undefined) : list());
     const informer = start(source, { staleAfterMs: 40 });
     await expect.poll(() => informer.events).toEqual(['ADDED a@1']);
-    expect(informer.log.withMessage('watch failed, relisting')[0]?.fields['err']).toBeInstanceOf(Error);
+    expect(informer.log.withMessage('watch failed')[0]?.fields['err']).toBeInstanceOf(Error);
     informer.controller.abort();
     await informer.ended;
   });

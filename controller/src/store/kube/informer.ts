@@ -3,11 +3,14 @@
 // a watch silent for longer than staleAfterMs) wait a jittered backoff, list again and emit
 // only the difference (relist-diff.ts), so the consumer never misses a level. client-node's
 // own ListWatch stops for good on a non-410 error (kubernetes-conventions §3.3), hence this.
-// Domain-free and client-free: it lists and watches through a ListWatchSource.
+// Domain-free and client-free: it lists and watches through a ListWatchSource, and its restarts
+// are the project's one retrying watch (contract/store/supervised-watch.ts).
 
 import { z } from 'zod';
 import type { Resource, StoreEvent } from '../../../../contract/store/store.ts';
 import type { Backoff } from '../../../../contract/backoff.ts';
+import { compact } from '../../../../contract/compact.ts';
+import { WatchEnded, superviseWatch } from '../../../../contract/store/supervised-watch.ts';
 import { isExpired, parseKubeStatus } from './kube-errors.ts';
 import type { KubeStatus } from './kube-errors.ts';
 import type { KubeStoreLogger } from './kube-store-options.ts';
@@ -94,35 +97,64 @@ export async function* informerEvents<S>(options: InformerOptions<S>, outer: Abo
   }
 }
 
-/** The list → watch → restart loop; `emit` gets each event once. Resolves when `signal` aborts. */
+/**
+ * The list → watch → restart loop on the project's one retrying watch (superviseWatch): each
+ * session lists, emits the difference from the cache, then streams the watch; a session's end is
+ * a restart after backoff. `emit` gets each event once. Resolves when `signal` aborts.
+ */
 export async function superviseInformer<S>(options: InformerOptions<S>, emit: (event: StoreEvent<S>) => void, signal: AbortSignal): Promise<void> {
-  const { source, log, backoff } = options;
-  const now = options.now ?? Date.now;
   const cache: ObjectCache<S> = new Map();
-  let attempt = 0;
   let restarts = 0;
-  while (!signal.aborted) {
-    const startedAt = now();
-    let outcome: WatchOutcome;
-    try {
-      const listed = await withTimeout(source.list(), options.staleAfterMs, 'list');
-      if (signal.aborted) return;
-      const events = diffRelist(cache, parseAll(listed.items, options));
-      for (const event of events) emit(event);
-      log.debug({ resourceVersion: listed.resourceVersion, objects: cache.size, events: events.length, restarts }, 'informer listed');
-      outcome = await watchOnce(options, listed.resourceVersion, cache, emit, signal);
-    } catch (err) {
-      outcome = { kind: 'failed', err };
+  await superviseWatch<S>({
+    source: { watch: (session) => informerSession(options, cache, session, () => restarts) },
+    onEvent: emit,
+    signal,
+    log: options.log,
+    backoff: options.backoff,
+    healthyMs: options.healthyAfterMs,
+    ...compact({ now: options.now }),
+    onRestart: () => {
+      restarts++;
+    },
+  });
+}
+
+/** One list, its difference from the cache, then the watch from the list's resourceVersion. */
+async function* informerSession<S>(options: InformerOptions<S>, cache: ObjectCache<S>, signal: AbortSignal, restarts: () => number): AsyncGenerator<StoreEvent<S>> {
+  const listed = await withTimeout(options.source.list(), options.staleAfterMs, 'list');
+  if (signal.aborted) return;
+  const events = diffRelist(cache, parseAll(listed.items, options));
+  options.log.debug({ resourceVersion: listed.resourceVersion, objects: cache.size, events: events.length, restarts: restarts() }, 'informer listed');
+  yield* events;
+  yield* watchStream(options, listed.resourceVersion, cache, signal);
+}
+
+/** watchOnce as a stream of events; ends by throwing WatchEnded (clean for a close or an expiry), or returns on abort. */
+async function* watchStream<S>(options: InformerOptions<S>, resourceVersion: string, cache: ObjectCache<S>, signal: AbortSignal): AsyncGenerator<StoreEvent<S>> {
+  const queue: StoreEvent<S>[] = [];
+  let wake: (() => void) | undefined;
+  let outcome: WatchOutcome | undefined;
+  void watchOnce(options, resourceVersion, cache, (event) => {
+    queue.push(event);
+    wake?.();
+  }, signal).then((ended) => {
+    outcome = ended;
+    wake?.();
+  });
+  for (;;) {
+    const next = queue.shift();
+    if (next !== undefined) {
+      yield next;
+      continue;
     }
-    if (signal.aborted || outcome.kind === 'aborted') return;
-    attempt = now() - startedAt >= options.healthyAfterMs ? 1 : attempt + 1;
-    const retryInMs = backoff(attempt);
-    restarts++;
-    const fields = { ...describeOutcome(outcome), attempt, retryInMs, restarts };
-    if (outcome.kind === 'closed' || outcome.kind === 'expired') log.info(fields, 'watch ended, relisting');
-    else log.warn(fields, 'watch failed, relisting');
-    await sleep(retryInMs, signal);
+    if (outcome !== undefined) break;
+    await new Promise<void>((resolve) => {
+      wake = resolve;
+    });
+    wake = undefined;
   }
+  if (outcome.kind === 'aborted') return;
+  throw new WatchEnded(describeOutcome(outcome), { clean: outcome.kind === 'closed' || outcome.kind === 'expired', ...(outcome.kind === 'failed' ? { cause: outcome.err } : {}) });
 }
 
 /** One watch from `resourceVersion`, feeding the cache, until it ends one way or another. */
@@ -225,17 +257,4 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
     timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
