@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# Kubernetes test bed, step 1: obtain kube-apiserver, etcd, kubectl and helm (docs/testing.md).
+# Kubernetes test bed, step 1: obtain kube-apiserver, etcd, kubectl, helm and the kstatus
+# checker (docs/testing.md).
 #
 # Built once from Go modules into a version-keyed, git-ignored cache and reused afterwards:
 #   .cache/kube/bin/kubernetes-v<K8S>/{kube-apiserver,kubectl}
 #   .cache/kube/bin/etcd-v<ETCD>/etcd
 #   .cache/kube/bin/helm-v<HELM>/helm
+#   .cache/kube/bin/kstatus-v<CLI_UTILS>/kstatus   test-infra/kstatus (sigs.k8s.io/cli-utils kstatus)
 #   .cache/kube/go/                     GOPATH, GOMODCACHE and GOCACHE of these builds
 # Writes .cache/kube/tools.env (KEY=absolute-path lines; sourceable by bash, read by
-# test-infra/kube/harness.ts) naming the four binaries to use.
+# test-infra/kube/harness.ts) naming the five binaries to use.
 #
 # Binaries named by the environment win and are never built:
 #   KUBEBUILDER_ASSETS  folder holding kube-apiserver and etcd (and kubectl, used if present)
-#   KUBECTL, HELM       paths of kubectl and helm
+#   KUBECTL, HELM, KSTATUS  paths of kubectl, helm and the kstatus checker
 #   STROMBOLI_TEST_KUBECONFIG  an existing disposable cluster: kube-apiserver and etcd are not needed
 # Version knobs (defaults below): STROMBOLI_K8S_VERSION, STROMBOLI_ETCD_VERSION, STROMBOLI_HELM_VERSION.
 # Other knobs: STROMBOLI_KUBE_CACHE (default <repo>/.cache/kube), GO (default: go on PATH, else /usr/local/go/bin/go).
@@ -218,10 +220,30 @@ build_helm() {
   mkdir -p "$out"; mv -f "$tmp/helm" "$out/helm"; rm -rf "$tmp"
 }
 
+# ---- kstatus from test-infra/kstatus (sigs.k8s.io/cli-utils/pkg/kstatus/status) ------------
+# A module of our own (its go.mod and go.sum are committed), so the version of cli-utils is the
+# one its go.mod requires; only the kstatus package and k8s.io/apimachinery are compiled.
+KSTATUS_SRC="$ROOT/test-infra/kstatus"
+build_kstatus() {
+  local out="$1"
+  local log="$LOGS/kstatus-v$CLI_UTILS_VERSION.log"
+  : >"$log"
+  find_go
+  say "building the kstatus checker (sigs.k8s.io/cli-utils v$CLI_UTILS_VERSION) from $KSTATUS_SRC"
+  local tmp="$out.tmp"
+  rm -rf "$tmp"; mkdir -p "$tmp"
+  run_step "kstatus: compile test-infra/kstatus" "$log" \
+    "$GO_BIN" -C "$KSTATUS_SRC" build -mod=readonly -trimpath -ldflags "-s -w" -o "$tmp/kstatus" .
+  CURRENT_STEP="kstatus: install into $out"
+  mkdir -p "$out"; mv -f "$tmp/kstatus" "$out/kstatus"; rm -rf "$tmp"
+}
+
 # ---- resolve each tool: environment, else cache, else build ---------------------------------
 # A cached binary counts only with its stamp file, written after a complete build.
 cached() { [ -x "$1" ] && [ -f "$1.stamp" ]; }
 stamp() { printf '%s\n' "$2" >"$1.stamp"; }
+# cached_as PATH TEXT: cached, and its stamp says TEXT (for binaries built from files in this repo).
+cached_as() { cached "$1" && [ "$(cat "$1.stamp")" = "$2" ]; }
 
 check_exec() { # check_exec WHAT PATH (from the environment)
   CURRENT_STEP="check $1"
@@ -232,8 +254,8 @@ CURRENT_STEP="resolve binaries"
 K8S_OUT="$CACHE/bin/kubernetes-v$K8S_VERSION"
 ETCD_OUT="$CACHE/bin/etcd-v$ETCD_VERSION"
 HELM_OUT="$CACHE/bin/helm-v$HELM_VERSION"
-APISERVER_PATH=""; ETCD_PATH=""; KUBECTL_PATH=""; HELM_PATH=""
-need_apiserver=0; need_etcd=0; need_kubectl=0; need_helm=0
+APISERVER_PATH=""; ETCD_PATH=""; KUBECTL_PATH=""; HELM_PATH=""; KSTATUS_PATH=""
+need_apiserver=0; need_etcd=0; need_kubectl=0; need_helm=0; need_kstatus=0
 
 if [ -n "${STROMBOLI_TEST_KUBECONFIG:-}" ]; then
   say "STROMBOLI_TEST_KUBECONFIG is set: tests use that cluster; kube-apiserver and etcd are not needed"
@@ -261,6 +283,17 @@ else
   HELM_PATH="$HELM_OUT/helm"; cached "$HELM_PATH" || need_helm=1
 fi
 
+if [ -n "${KSTATUS:-}" ]; then
+  KSTATUS_PATH="$KSTATUS"; check_exec KSTATUS "$KSTATUS_PATH"; say "kstatus from KSTATUS=$KSTATUS"
+else
+  CURRENT_STEP="read the cli-utils version from $KSTATUS_SRC/go.mod"
+  CLI_UTILS_VERSION="$(awk '$1=="sigs.k8s.io/cli-utils"{sub(/^v/,"",$2); print $2; exit}' "$KSTATUS_SRC/go.mod")"
+  [ -n "$CLI_UTILS_VERSION" ] || fail "$KSTATUS_SRC/go.mod requires no sigs.k8s.io/cli-utils"
+  # The stamp names the sources too: a changed main.go, go.mod or go.sum is rebuilt (seconds).
+  KSTATUS_STAMP="kstatus cli-utils v$CLI_UTILS_VERSION sources $(cat "$KSTATUS_SRC/main.go" "$KSTATUS_SRC/go.mod" "$KSTATUS_SRC/go.sum" | sha256sum | cut -c1-16)"
+  KSTATUS_PATH="$CACHE/bin/kstatus-v$CLI_UTILS_VERSION/kstatus"; cached_as "$KSTATUS_PATH" "$KSTATUS_STAMP" || need_kstatus=1
+fi
+
 total_started=$SECONDS
 if [ $need_apiserver = 1 ] || [ $need_kubectl = 1 ]; then
   build_kubernetes "$K8S_OUT" "$need_apiserver" "$need_kubectl"
@@ -273,15 +306,21 @@ fi
 if [ $need_helm = 1 ]; then
   build_helm "$HELM_OUT"; stamp "$HELM_PATH" "helm v$HELM_VERSION"
 fi
+if [ $need_kstatus = 1 ]; then
+  build_kstatus "$(dirname "$KSTATUS_PATH")"; stamp "$KSTATUS_PATH" "$KSTATUS_STAMP"
+fi
 
 # ---- smoke-check what was built, then publish tools.env ------------------------------------
-if [ $((need_apiserver + need_etcd + need_kubectl + need_helm)) -gt 0 ]; then
+if [ $((need_apiserver + need_etcd + need_kubectl + need_helm + need_kstatus)) -gt 0 ]; then
   CURRENT_STEP="check the built binaries"
   first_line() { local out; out="$("$@" 2>&1)" || fail "'$*' failed: $out"; say "  ${out%%$'\n'*}"; }
   if [ $need_apiserver = 1 ]; then first_line "$APISERVER_PATH" --version; fi
   if [ $need_etcd = 1 ]; then first_line "$ETCD_PATH" --version; fi
   if [ $need_kubectl = 1 ]; then first_line "$KUBECTL_PATH" version --client=true; fi
   if [ $need_helm = 1 ]; then first_line "$HELM_PATH" version --short; fi
+  if [ $need_kstatus = 1 ]; then
+    first_line sh -c 'printf "%s" "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"check\"}}" | "$1"' kstatus "$KSTATUS_PATH"
+  fi
   say "built what was missing in $((SECONDS - total_started)) s"
 fi
 
@@ -292,6 +331,7 @@ CURRENT_STEP="write $CACHE/tools.env"
   echo "ETCD=$ETCD_PATH"
   echo "KUBECTL=$KUBECTL_PATH"
   echo "HELM=$HELM_PATH"
+  echo "KSTATUS=$KSTATUS_PATH"
   echo "K8S_VERSION=$K8S_VERSION"
 } >"$CACHE/tools.env.tmp"
 mv -f "$CACHE/tools.env.tmp" "$CACHE/tools.env"

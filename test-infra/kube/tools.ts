@@ -24,6 +24,8 @@ export interface KubeTools {
   readonly kubectl: string;
   /** helm, for chart lint and template checks. */
   readonly helm: string;
+  /** The kstatus checker (test-infra/kstatus): prints what sigs.k8s.io/cli-utils' kstatus computes per object. */
+  readonly kstatus: string;
   /** Kubernetes version the cached binaries were built at (informational). */
   readonly k8sVersion: string;
 }
@@ -51,10 +53,11 @@ export function readKubeTools(file: string = join(KUBE_CACHE_DIR, 'tools.env')):
     etcd: get('ETCD'),
     kubectl: get('KUBECTL'),
     helm: get('HELM'),
+    kstatus: get('KSTATUS'),
     k8sVersion: get('K8S_VERSION'),
   };
-  if (tools.kubectl === '' || tools.helm === '') {
-    throw new Error(`kube test bed: ${file} names no kubectl or helm; re-run \`bash test-infra/kube/setup.sh\``);
+  if (tools.kubectl === '' || tools.helm === '' || tools.kstatus === '') {
+    throw new Error(`kube test bed: ${file} names no kubectl, helm or kstatus; re-run \`bash test-infra/kube/setup.sh\``);
   }
   return tools;
 }

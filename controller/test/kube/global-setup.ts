@@ -29,13 +29,13 @@ export async function setup(project: TestProject): Promise<void> {
   let bed: KubeTestBed;
   if (existing !== undefined && existing !== '') {
     externalScratch = await makeRunDir();
-    bed = { kubeconfigPath: existing, server: serverOf(existing), kubectl: tools.kubectl, helm: tools.helm, external: true, k8sVersion: '', scratchDir: externalScratch };
+    bed = { kubeconfigPath: existing, server: serverOf(existing), kubectl: tools.kubectl, helm: tools.helm, kstatus: tools.kstatus, external: true, k8sVersion: '', scratchDir: externalScratch };
     process.stderr.write(`kube test bed: using the existing cluster at ${bed.server} (STROMBOLI_TEST_KUBECONFIG)\n`);
   } else {
     controlPlane = await startTestControlPlane({ tools, log: (line) => process.stderr.write(`kube test bed: ${line}\n`) });
     bed = {
       kubeconfigPath: controlPlane.kubeconfigPath, server: controlPlane.server,
-      kubectl: tools.kubectl, helm: tools.helm, external: false, k8sVersion: tools.k8sVersion, scratchDir: controlPlane.scratchDir,
+      kubectl: tools.kubectl, helm: tools.helm, kstatus: tools.kstatus, external: false, k8sVersion: tools.k8sVersion, scratchDir: controlPlane.scratchDir,
     };
   }
   project.provide('kubeTestBed', bed);

@@ -15,6 +15,8 @@ export interface KubeTestBed {
   readonly kubectl: string;
   /** helm binary (built by test-infra/kube/setup.sh, or $HELM). */
   readonly helm: string;
+  /** kstatus checker (test-infra/kstatus, built by test-infra/kube/setup.sh, or $KSTATUS): objects on stdin, one JSON line each. */
+  readonly kstatus: string;
   /** True when STROMBOLI_TEST_KUBECONFIG named an existing cluster instead of a local control plane. */
   readonly external: boolean;
   /** Kubernetes version of the local control plane; empty for an external cluster. */
