@@ -4,7 +4,8 @@
 // CLI reads), the server's RSS, its CPU while idle, `stromboli get` latency, and how long one new
 // (not suspended) run of the fake image takes to succeed, next to the same on an empty server
 // started in the same bench run. Prints figures and ratios; asserts nothing.
-// Usage: node bench/scale.ts [--runs 10000] [--new-runs 3] [--idle-seconds 20] [--timeout-seconds 600] [--image REF]
+// Usage: node bench/scale.ts [--runs 10000] [--new-runs 3] [--idle-seconds 20] [--timeout-seconds 600]
+//                            [--run-timeout-seconds 120] [--image REF]
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -20,6 +21,7 @@ const { values } = parseArgs({
     'new-runs': { type: 'string', default: '3' },
     'idle-seconds': { type: 'string', default: '20' },
     'timeout-seconds': { type: 'string', default: '600' },
+    'run-timeout-seconds': { type: 'string', default: '120' },
     image: { type: 'string', default: 'localhost/stromboli/fake-claude:latest' },
   },
 });
@@ -27,6 +29,7 @@ const runs = Number(values.runs);
 const newRuns = Number(values['new-runs']);
 const idleSeconds = Number(values['idle-seconds']);
 const timeoutMs = Number(values['timeout-seconds']) * 1000;
+const runTimeoutMs = Number(values['run-timeout-seconds']) * 1000;
 const image = values.image;
 const LIST_PATH = '/apis/stromboli.dev/v1alpha1/agentruns';
 const CLOCK_TICKS = 100; // USER_HZ of /proc/<pid>/stat on Linux
@@ -119,7 +122,7 @@ async function timeNewRun(server: Server, name: string): Promise<number> {
       if (phase === 'Succeeded') return performance.now() - started;
       if (phase === 'Failed' || phase === 'Cancelled') throw new Error(`${name} ended ${phase}`);
     }
-    if (performance.now() - started > timeoutMs) return NaN;
+    if (performance.now() - started > runTimeoutMs) return NaN;
     await sleep(20);
   }
 }
@@ -138,6 +141,15 @@ async function timeNewRuns(server: Server, prefix: string): Promise<number[]> {
   const samples: number[] = [];
   for (let i = 0; i < newRuns; i += 1) samples.push(await timeNewRun(server, `${prefix}-${i}`));
   return samples;
+}
+
+/** Median of the runs that finished (a timed-out run counts as slower than all: Infinity). */
+function finiteMedian(samples: readonly number[]): number {
+  return quantile(samples.map((n) => (Number.isNaN(n) ? Infinity : n)), 0.5);
+}
+
+function samplesText(samples: readonly number[]): string {
+  return `median ${ms(finiteMedian(samples))}   (${samples.map((n) => (Number.isNaN(n) ? 'timed out' : n.toFixed(0))).join(', ')})`;
 }
 
 const ms = (n: number) => `${n.toFixed(0).padStart(7)} ms`;
@@ -169,9 +181,14 @@ async function main(): Promise<void> {
       await writeFile(join(runsDir, `${name}.yaml`), manifest(name, true, `suspended run ${i}`));
     }
     const writeMs = performance.now() - writing;
+    console.log(`bench/scale: ${runs} suspended runs (one manifest each), server as a child process, load average ${load}`);
+    console.log(`manifests written in                     ${ms(writeMs)}`);
+    console.log(`empty server: spawn → /health            ${ms(emptyReadyMs)}`);
+    console.log(`new run → Succeeded, empty server        ${samplesText(emptyRunMs)}`);
     const full = await startServer(fullDir);
     try {
       const healthMs = await timeUntil(full, 20, async () => (await fetch(`${full.url}/health`)).status < 500);
+      console.log(`spawn → /health                          ${ms(healthMs)}`);
       let listed = 0;
       let phased = 0;
       const everyPhaseMs = await timeUntil(full, 100, async () => {
@@ -181,36 +198,29 @@ async function main(): Promise<void> {
         return listed >= runs && phased >= runs;
       });
       const serving = await processStats(full.child.pid ?? 0);
+      console.log(`spawn → every run listed with a phase    ${ms(everyPhaseMs)}${Number.isNaN(everyPhaseMs) ? `   (timed out: ${listed} listed, ${phased} with a phase)` : ''}`);
+      console.log(`RSS then                                 ${mib(serving.rss).padStart(10)}`);
       await sleep(1000); // let the last writes and the GC settle before the idle window
       const idleFrom = await processStats(full.child.pid ?? 0);
       await sleep(idleSeconds * 1000);
       const idleTo = await processStats(full.child.pid ?? 0);
       const idleCpu = (idleTo.cpuMs - idleFrom.cpuMs) / (idleSeconds * 1000);
+      console.log(`CPU while idle (${idleSeconds} s)                   ${(idleCpu * 100).toFixed(1).padStart(7)} % of a core${Number.isNaN(everyPhaseMs) ? ' (not idle: runs were still being reconciled)' : ''}`);
       const listMs: number[] = [];
       for (let i = 0; i < 5; i += 1) {
         const started = performance.now();
         await listRuns(full.url);
         listMs.push(performance.now() - started);
       }
+      console.log(`GET ${LIST_PATH} median ${ms(quantile(listMs, 0.5))}   max ${ms(Math.max(...listMs))}`);
       const getMs: number[] = [];
       for (let i = 0; i < 3; i += 1) getMs.push(await timeCliGet(full.url));
+      console.log(`stromboli get (a new node process)       median ${ms(quantile(getMs, 0.5))}   max ${ms(Math.max(...getMs))}`);
       const fullRunMs = await timeNewRuns(full, 'full-new');
       const after = await processStats(full.child.pid ?? 0);
-
-      console.log(`bench/scale: ${runs} suspended runs (one manifest each), server as a child process, load average ${load}`);
-      console.log(`manifests written in                     ${ms(writeMs)}`);
-      console.log(`empty server: spawn → /health            ${ms(emptyReadyMs)}`);
-      console.log(`spawn → /health                          ${ms(healthMs)}`);
-      console.log(`spawn → every run listed with a phase    ${ms(everyPhaseMs)}${Number.isNaN(everyPhaseMs) ? `   (timed out: ${listed} listed, ${phased} with a phase)` : ''}`);
-      console.log(`RSS once ready                           ${mib(serving.rss).padStart(10)}   after the new runs ${mib(after.rss)}`);
-      console.log(`CPU while idle (${idleSeconds} s)                   ${(idleCpu * 100).toFixed(1).padStart(7)} % of a core`);
-      console.log(`GET ${LIST_PATH} median ${ms(quantile(listMs, 0.5))}   max ${ms(Math.max(...listMs))}`);
-      console.log(`stromboli get (a new node process)       median ${ms(quantile(getMs, 0.5))}   max ${ms(Math.max(...getMs))}`);
-      const emptyMedian = quantile(emptyRunMs, 0.5);
-      const fullMedian = quantile(fullRunMs, 0.5);
-      console.log(`new run → Succeeded, empty server        median ${ms(emptyMedian)}   (${emptyRunMs.map((n) => n.toFixed(0)).join(', ')})`);
-      console.log(`new run → Succeeded, with ${runs} runs   median ${ms(fullMedian)}   (${fullRunMs.map((n) => n.toFixed(0)).join(', ')})`);
-      console.log(`ratio (with runs / empty):               ${(fullMedian / emptyMedian).toFixed(2)}`);
+      console.log(`new run → Succeeded, with ${runs} runs   ${samplesText(fullRunMs)}`);
+      console.log(`ratio (with runs / empty), medians:      ${(finiteMedian(fullRunMs) / finiteMedian(emptyRunMs)).toFixed(2)}`);
+      console.log(`RSS after the new runs                   ${mib(after.rss).padStart(10)}`);
       console.log(`load average at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
     } finally {
       await full.stop();
