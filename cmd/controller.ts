@@ -19,6 +19,8 @@ import type { CredentialSecret } from '../controller/src/runner/podman-runner.ts
 import { LogStore } from '../controller/src/runner/log-store.ts';
 import { PodmanAgentRunner } from '../controller/src/runner/podman-runner.ts';
 import { SessionDirs } from '../controller/src/runner/session.ts';
+import type { RunIdentity } from '../controller/src/runner/names.ts';
+import type { AgentRunner } from '../controller/src/runner/types.ts';
 import { compact } from '../contract/compact.ts';
 import type { ServeConfig } from './config.ts';
 import { workersFor } from './config.ts';
@@ -50,6 +52,8 @@ export interface NodeAgentOptions {
   owner: string;
   /** Recorded as status.node of the runs it starts. Default: the reconciler's ('local'). */
   node?: string;
+  /** status.logRef of an attempt (the URL of this node's log endpoint in Kubernetes mode). Default: the log's path in the state directory. */
+  logRef?: (run: RunIdentity, attempt: number) => string;
   /** Where credentials come from (ANTHROPIC_API_KEY, CLAUDE_CODE_OAUTH_TOKEN). */
   env: Readonly<Record<string, string | undefined>>;
   log: RootLogger;
@@ -105,7 +109,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
   });
   await seedSlots(store, runner, slots, log);
   const logRetentionMs = config.logRetentionSeconds * 1000;
-  const reconciler = new AgentRunReconciler({ store, runner, slots, pollMs: config.pollMs, retryDelayMs: config.retryDelayMs, logRetentionMs, ...compact({ node: options.node }) });
+  const reconciler = new AgentRunReconciler({ store, runner: withLogRefs(runner, options.logRef), slots, pollMs: config.pollMs, retryDelayMs: config.retryDelayMs, logRetentionMs, ...compact({ node: options.node }) });
   const controller = runController({ store, reconciler, log: log.child({ component: 'controller' }), concurrency: workersFor(config), resyncMs: config.resyncMs });
   loop.controller = controller;
   const janitor = new Janitor({ store, logs, log, retentionMs: logRetentionMs });
@@ -126,5 +130,21 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
       janitor.stop();
       await controller.stop();
     },
+  };
+}
+
+/** The runner as the reconciler sees it: status.logRef from `logRef` when given (the runner keeps its own paths). */
+function withLogRefs(runner: AgentRunner, logRef: ((run: RunIdentity, attempt: number) => string) | undefined): AgentRunner {
+  if (logRef === undefined) return runner;
+  return {
+    start: (request) => runner.start(request),
+    inspect: (name) => runner.inspect(name),
+    follow: (run, attempt, name) => runner.follow(run, attempt, name),
+    collect: (run, attempt, name) => runner.collect(run, attempt, name),
+    stop: (name, grace) => runner.stop(name, grace),
+    remove: (name) => runner.remove(name),
+    listManaged: () => runner.listManaged(),
+    retainLogs: (run, deleteAfter) => runner.retainLogs(run, deleteAfter),
+    logPath: (run, attempt) => logRef(run, attempt),
   };
 }
