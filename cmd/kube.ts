@@ -3,14 +3,18 @@
 // Wiring only: the store is controller/src/store/kube/, the agent is cmd/controller.ts.
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { buildNodeLogApp, checkAdvertiseUrl, logUrlOf, readLogToken } from '../api-server/src/node-logs/index.ts';
 import type { AgentRunStatus } from '../contract/apis/v1alpha1/index.ts';
 import { compact } from '../contract/compact.ts';
 import { ValidationError } from '../contract/errors.ts';
 import type { RootLogger } from '../controller/src/log.ts';
+import { attemptLogSource } from '../controller/src/runner/file-log-reader.ts';
+import { LogStore } from '../controller/src/runner/log-store.ts';
 import { loadKubeConfig } from '../controller/src/store/kube/kube-config.ts';
 import { KubeStore } from '../controller/src/store/kube/kube-store.ts';
 import type { ServeConfig } from './config.ts';
+import { parseHostPort } from './config.ts';
 import type { NodeAgent } from './controller.ts';
 import { startNodeAgent } from './controller.ts';
 
@@ -22,6 +26,18 @@ export interface KubeAgentSettings {
   namespace?: string;
   /** This agent's node name: status.node of its runs and the owner label of its containers. Default: $NODE_NAME (the downward API in a pod), else the host name. */
   nodeName?: string;
+  /**
+   * HOST:PORT of this agent's log endpoint, which serves its runs' logs to the facade
+   * (docs/kubernetes.md, "Logs"), e.g. 0.0.0.0:8586 in a pod. Default: none (status.logRef is
+   * the log's local path and a facade elsewhere cannot read it). Needs logTokenFile.
+   */
+  logAddress?: string;
+  /** The endpoint's URL as the facade reaches it, recorded in status.logRef. Default: http://$POD_IP:PORT for a wildcard host, else http://HOST:PORT. */
+  logAdvertiseUrl?: string;
+  /** File holding the bearer token the agents and the facade share (a mounted Secret). Required with logAddress. */
+  logTokenFile?: string;
+  /** Keep-alive period of followed logs in ms. Default: the endpoint's (10 s). */
+  logHeartbeatMs?: number;
 }
 
 /** A running node agent over the Kubernetes store. */
@@ -29,7 +45,29 @@ export interface KubeNodeAgent {
   agent: NodeAgent;
   store: KubeStore<AgentRunStatus>;
   nodeName: string;
+  /** The log endpoint's advertised base URL (what status.logRef starts with); undefined without logAddress. */
+  logUrl?: string;
   close(): Promise<void>;
+}
+
+/** A log address as HOST:PORT (the metrics address rules); a RangeError naming it otherwise. */
+function logListenAddress(address: string): { host: string; port: number } {
+  if (!/^(\[[0-9A-Fa-f:.]+\]|[^:\s]+):\d{1,5}$/.test(address)) throw new ValidationError(`log address "${address}" must be HOST:PORT, e.g. 0.0.0.0:8586`);
+  const parsed = parseHostPort(address);
+  if (parsed.port > 65535) throw new ValidationError(`log address "${address}" has no valid port`);
+  return parsed;
+}
+
+/** The base URL recorded in status.logRef: the setting, else the pod IP for a wildcard host (downward API), else the host itself. */
+export function logAdvertiseUrlOf(settings: Pick<KubeAgentSettings, 'logAdvertiseUrl'>, host: string, port: number, env: Readonly<Record<string, string | undefined>>): string {
+  if (settings.logAdvertiseUrl !== undefined) return checkAdvertiseUrl(settings.logAdvertiseUrl);
+  let advertised = host;
+  if (host === '0.0.0.0' || host === '::' || host === '') {
+    const podIp = env['POD_IP'];
+    if (podIp === undefined || podIp === '') throw new ValidationError(`log address ${host}:${port} listens on every interface: pass --log-advertise-url or set POD_IP (status.podIP through the downward API)`);
+    advertised = podIp;
+  }
+  return checkAdvertiseUrl(`http://${advertised.includes(':') ? `[${advertised}]` : advertised}:${port}`);
 }
 
 /** The node name of an agent: the setting, else $NODE_NAME, else the host name; a DNS-1123 label either way. */
@@ -47,12 +85,56 @@ export async function startKubeNodeAgent(config: ServeConfig, settings: KubeAgen
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
   const { kubeConfig, source } = loadKubeConfig(compact({ kubeconfigPath: settings.kubeconfig }));
   const store = new KubeStore<AgentRunStatus>({ kubeConfig, ...compact({ namespace: settings.namespace }), defaultNamespace: config.defaultNamespace, log: log.child({ component: 'kube-store' }) });
-  const agent = await startNodeAgent({ store, config, stateDir, owner: `node-${nodeName}`, node: nodeName, env, log });
+  const logEndpoint = await startLogEndpoint(store, stateDir, settings, log, env);
+  let agent: NodeAgent;
+  try {
+    agent = await startNodeAgent({ store, config, stateDir, owner: `node-${nodeName}`, node: nodeName, env, log, ...compact({ logRef: logEndpoint?.logRef }) });
+  } catch (err) {
+    await logEndpoint?.close();
+    throw err;
+  }
   log.info({ nodeName, namespace: settings.namespace ?? '(all)', kubeconfig: source, stateDir, maxConcurrentRuns: config.maxConcurrentRuns }, 'node agent started');
   return {
     agent,
     store,
     nodeName,
-    close: () => agent.close(),
+    ...compact({ logUrl: logEndpoint?.url }),
+    async close() {
+      await agent.close();
+      await logEndpoint?.close();
+    },
   };
+}
+
+/** The node's log endpoint, listening before the loop starts so every logRef it writes can be read. */
+async function startLogEndpoint(
+  store: KubeStore<AgentRunStatus>,
+  stateDir: string,
+  settings: KubeAgentSettings,
+  log: RootLogger,
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<{ url: string; logRef: (run: { namespace: string; name: string; uid: string }, attempt: number) => string; close(): Promise<void> } | undefined> {
+  if (settings.logAddress === undefined) {
+    if (settings.logTokenFile !== undefined || settings.logAdvertiseUrl !== undefined) throw new ValidationError('--log-token-file and --log-advertise-url need --log-address');
+    return undefined;
+  }
+  if (settings.logTokenFile === undefined) throw new ValidationError('--log-address needs --log-token-file: the log endpoint never runs without its token');
+  const { host, port } = logListenAddress(settings.logAddress);
+  const token = await readLogToken(resolve(settings.logTokenFile));
+  if (token.exposed) log.warn({ file: settings.logTokenFile }, 'credential file is readable by other users: chmod 600 it');
+  // The node agent's LogStore has this root too (cmd/controller.ts): the endpoint reads what the runner writes.
+  const source = attemptLogSource(store, new LogStore({ root: join(stateDir, 'logs') }));
+  const app = await buildNodeLogApp({ source, token: token.value, logger: log.child({ component: 'node-logs' }), ...compact({ heartbeatMs: settings.logHeartbeatMs }) });
+  await app.listen({ host, port });
+  const address = app.server.address();
+  const boundPort = typeof address === 'object' && address !== null ? address.port : port;
+  let url: string;
+  try {
+    url = logAdvertiseUrlOf(settings, host, boundPort, env);
+  } catch (err) {
+    await app.close();
+    throw err;
+  }
+  log.info({ url, listen: `${host}:${boundPort}` }, 'log endpoint serving');
+  return { url, logRef: (run, attempt) => logUrlOf(url, run, attempt), close: () => app.close() };
 }
