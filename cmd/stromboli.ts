@@ -17,7 +17,11 @@ Commands:
   serve                 run the embedded mode: watched directory + state directory + controller + API
   controller --store kube   run a node agent over a Kubernetes cluster's AgentRuns
                         [--kubeconfig FILE] [--namespace NS | --all-namespaces] [--node-name NAME]
+                        [--log-address HOST:PORT --log-token-file FILE [--log-advertise-url URL]]
                         (and the serve options --state-dir, --max-concurrent-runs, --image, ... of the agent)
+  api --store kube      run the Stromboli API over a cluster's AgentRuns (logs from the node agents)
+                        [--kubeconfig FILE] [--namespace NS] [--log-token-file FILE]
+                        (and the serve API options --host, --port, --auth, --api-token-file, ...)
   get [NAME]            list AgentRuns, or show one (-o table|json|yaml)
   logs NAME [-f]        print a run's stream-json transcript (-f follows it)
   apply -f FILE         create or update the AgentRuns in FILE (stored in the state directory)
@@ -44,6 +48,9 @@ const OPTIONS = {
   kubeconfig: { type: 'string' },
   'all-namespaces': { type: 'boolean' },
   'node-name': { type: 'string' },
+  'log-address': { type: 'string' },
+  'log-advertise-url': { type: 'string' },
+  'log-token-file': { type: 'string' },
 } satisfies ParseArgsConfig['options'];
 
 /** Options that would put a secret on the command line, where every local user can read it. */
@@ -87,7 +94,14 @@ async function controller(values: Record<string, unknown>): Promise<void> {
   const { startKubeNodeAgent } = await import('./kube.ts');
   const agent = await startKubeNodeAgent(
     parsed.data,
-    compact({ kubeconfig: values.kubeconfig as string | undefined, namespace: values.namespace as string | undefined, nodeName: values['node-name'] as string | undefined }),
+    compact({
+      kubeconfig: values.kubeconfig as string | undefined,
+      namespace: values.namespace as string | undefined,
+      nodeName: values['node-name'] as string | undefined,
+      logAddress: values['log-address'] as string | undefined,
+      logAdvertiseUrl: values['log-advertise-url'] as string | undefined,
+      logTokenFile: values['log-token-file'] as string | undefined,
+    }),
     log,
   );
   const { default: closeWithGrace } = await import('close-with-grace');
@@ -95,6 +109,27 @@ async function controller(values: Record<string, unknown>): Promise<void> {
     if (err !== undefined) log.error({ err }, 'fatal error, shutting down');
     else log.info({ signal }, 'shutting down');
     await agent.close();
+  });
+}
+
+/** `stromboli api --store kube`: the Stromboli facade over the cluster's AgentRuns of one namespace. */
+async function api(values: Record<string, unknown>): Promise<void> {
+  if (values.store !== 'kube') throw new CliError("stromboli api needs --store kube (the embedded mode serves the API itself: 'stromboli serve')", 2);
+  if (values['all-namespaces'] === true) throw new CliError('stromboli api serves one namespace: pass --namespace NS (default: default)', 2);
+  const parsed = ServeConfigSchema.safeParse(serveConfigInput(values));
+  if (!parsed.success) throw new CliError(`invalid option: ${z.prettifyError(parsed.error).replace(/\n/g, ' ')}`);
+  const log = createLogger();
+  const { startKubeApi } = await import('./kube-api.ts');
+  const server = await startKubeApi(
+    parsed.data,
+    compact({ kubeconfig: values.kubeconfig as string | undefined, namespace: values.namespace as string | undefined, logTokenFile: values['log-token-file'] as string | undefined }),
+    log,
+  );
+  const { default: closeWithGrace } = await import('close-with-grace');
+  closeWithGrace({ delay: 30_000 }, async ({ err, signal }) => {
+    if (err !== undefined) log.error({ err }, 'fatal error, shutting down');
+    else log.info({ signal }, 'shutting down');
+    await server.close();
   });
 }
 
@@ -128,6 +163,8 @@ export async function main(argv: readonly string[], out: (text: string) => void 
       return serve(values);
     case 'controller':
       return controller(values);
+    case 'api':
+      return api(values);
     case 'get': {
       const output = values.output ?? 'table';
       if (output !== 'table' && output !== 'json' && output !== 'yaml') throw new CliError(`-o must be table, json or yaml, got '${output}'`, 2);
