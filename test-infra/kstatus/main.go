@@ -9,7 +9,7 @@
 // status is one of InProgress, Failed, Current, Terminating, Unknown. An object that kstatus
 // cannot compute (a malformed field) prints status "Error" with the error as message; a stdin
 // that does not parse exits 2. Used by controller/test/kube/kstatus.int.test.ts; built and cached
-// by test-infra/kstatus/build.sh.
+// by test-infra/kube/setup.sh (docs/testing.md).
 package main
 
 import (
