@@ -44,6 +44,8 @@ export interface TestControlPlane {
   readonly startMs: number;
   /** Writes a kubeconfig for another identity (no groups = no rights until RBAC grants them). */
   addUser(user: string, groups?: readonly string[]): Promise<string>;
+  /** Stops one server (SIGTERM, SIGKILL after 15 s) and starts it again on the same ports and data; resolves once it is ready again. */
+  restart(component: 'kube-apiserver' | 'etcd'): Promise<void>;
   /** Stops kube-apiserver then etcd, kills whatever does not stop in time, removes the data dir. */
   stop(): Promise<void>;
 }
@@ -210,20 +212,22 @@ export async function startTestControlPlane(options: ControlPlaneOptions): Promi
     const peerUrl = `http://127.0.0.1:${peerPort}`;
     const server = `https://127.0.0.1:${apiPort}`;
 
-    const etcdProc = startSupervised('etcd', dataDir, [
+    const etcdArgv = [
       etcd, '--name=default', `--data-dir=${join(dataDir, 'etcd')}`,
       `--listen-client-urls=${etcdUrl}`, `--advertise-client-urls=${etcdUrl}`,
       `--listen-peer-urls=${peerUrl}`, `--initial-advertise-peer-urls=${peerUrl}`,
       `--initial-cluster=default=${peerUrl}`, '--unsafe-no-fsync=true', '--log-level=warn',
-    ]);
-    running.push(etcdProc);
-    await waitUntil('etcd /health', etcdProc, deadline, async () => {
+    ];
+    const etcdReady = async (): Promise<boolean> => {
       const res = await fetch(`${etcdUrl}/health`).catch(() => undefined);
       return res?.ok === true;
-    });
+    };
+    const etcdProc = startSupervised('etcd', dataDir, etcdArgv);
+    running.push(etcdProc);
+    await waitUntil('etcd /health', etcdProc, deadline, etcdReady);
     log(`etcd ready after ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
-    const apiProc = startSupervised('kube-apiserver', dataDir, [
+    const apiArgv = [
       kubeApiserver, `--etcd-servers=${etcdUrl}`,
       '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1', `--secure-port=${apiPort}`,
       `--cert-dir=${pkiDir}`, `--tls-cert-file=${pki.servingCert}`, `--tls-private-key-file=${pki.servingKey}`,
@@ -232,9 +236,11 @@ export async function startTestControlPlane(options: ControlPlaneOptions): Promi
       '--disable-admission-plugins=ServiceAccount',
       `--service-account-issuer=${server}/`, `--service-account-key-file=${pki.serviceAccountPub}`,
       `--service-account-signing-key-file=${pki.serviceAccountKey}`,
-    ]);
+    ];
+    const apiReady = async (): Promise<boolean> => (await getStatus(`${server}/readyz`, pki, admin)) === 200;
+    const apiProc = startSupervised('kube-apiserver', dataDir, apiArgv);
     running.push(apiProc);
-    await waitUntil('kube-apiserver /readyz', apiProc, deadline, async () => (await getStatus(`${server}/readyz`, pki, admin)) === 200);
+    await waitUntil('kube-apiserver /readyz', apiProc, deadline, apiReady);
     await waitUntil('the default namespace', apiProc, deadline, async () => (await getStatus(`${server}/api/v1/namespaces/default`, pki, admin)) === 200);
 
     const scratchDir = join(dataDir, 'scratch');
@@ -256,6 +262,16 @@ export async function startTestControlPlane(options: ControlPlaneOptions): Promi
         const path = join(dataDir, `kubeconfig-${user.replaceAll(':', '_')}`);
         await writeKubeconfig(path, { server, name: 'stromboli-test', caCert: pki.caCert, client: cert });
         return path;
+      },
+      async restart(component: 'kube-apiserver' | 'etcd'): Promise<void> {
+        const index = running.findIndex((s) => s.name === component);
+        const old = running[index];
+        if (old === undefined) throw new Error(`kube test bed: ${component} is not running`);
+        await stopSupervised(old, 15_000);
+        const fresh = startSupervised(component, dataDir, component === 'etcd' ? etcdArgv : apiArgv);
+        running[index] = fresh;
+        await waitUntil(`${component} ready after a restart`, fresh, Date.now() + timeoutMs, component === 'etcd' ? etcdReady : apiReady);
+        log(`${component} restarted`);
       },
       async stop(): Promise<void> {
         if (stopped) return;

@@ -50,28 +50,43 @@ function isAlive(child: ChildProcess): boolean {
 export async function spawnServer(cleanup: Cleanup, dirs: TempDirs, extraArgs: readonly string[] = [], startTimeoutMs = 60_000): Promise<ChildServer> {
   await mkdir(dirs.stateDir, { recursive: true, mode: 0o700 });
   const owner = await ownerOf(dirs.stateDir);
-  const args = [
-    STROMBOLI_BIN,
-    'serve',
-    '--runs-dir',
-    dirs.runsDir,
-    '--state-dir',
-    dirs.stateDir,
-    '--host',
-    '127.0.0.1',
-    '--port',
-    '0',
-    '--containers-conf',
-    CONTAINERS_CONF,
-    ...extraArgs,
-  ];
-  const child = spawn(process.execPath, args, {
+  const args = ['serve', '--runs-dir', dirs.runsDir, '--state-dir', dirs.stateDir, '--host', '127.0.0.1', '--port', '0', '--containers-conf', CONTAINERS_CONF, ...extraArgs];
+  const child = await spawnStromboli(cleanup, { args, owner, readyMessage: 'stromboli serving', what: `stromboli serve (${dirs.stateDir})`, startTimeoutMs });
+  const url = child.ready['url'];
+  if (typeof url !== 'string') throw new Error(`stromboli serve logged no url:\n${child.logs.tail()}`);
+  return { ...child, url };
+}
+
+/** A `stromboli` child process that logged its ready line. */
+export interface ChildProcessHandle {
+  pid: number;
+  /** The owner label of its containers (removed at cleanup). */
+  owner: string;
+  logs: LogLines;
+  /** The fields of its ready line. */
+  ready: Record<string, unknown>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  kill9(): Promise<void>;
+  stop(graceMs?: number): Promise<void>;
+}
+
+/**
+ * Runs `node bin/stromboli.js ARGS` without credentials in its environment and waits for the
+ * pino line whose msg is `readyMessage`; the cleanup kills it and removes the containers of `owner`.
+ */
+export async function spawnStromboli(
+  cleanup: Cleanup,
+  options: { args: readonly string[]; owner: string; readyMessage: string; what: string; startTimeoutMs?: number },
+): Promise<ChildProcessHandle> {
+  const { owner, readyMessage, what } = options;
+  const startTimeoutMs = options.startTimeoutMs ?? 60_000;
+  const child = spawn(process.execPath, [STROMBOLI_BIN, ...options.args], {
     cwd: REPO_ROOT,
     env: { ...childEnv(), CONTAINERS_CONF, STROMBOLI_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const pid = child.pid;
-  if (pid === undefined) throw new Error('stromboli serve did not start (no pid)');
+  if (pid === undefined) throw new Error(`${what} did not start (no pid)`);
   const logs = new LogLines();
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolveExit) => {
     child.once('exit', (code, signal) => resolveExit({ code, signal }));
@@ -88,12 +103,12 @@ export async function spawnServer(cleanup: Cleanup, dirs: TempDirs, extraArgs: r
       await exited;
     }
   };
-  cleanup.add(`stop stromboli serve (pid ${pid}) and remove its containers`, async () => {
+  cleanup.add(`stop ${what} (pid ${pid}) and remove its containers`, async () => {
     await kill('SIGKILL', 10_000);
     await removeContainersOfOwner(owner);
   });
   onTestFailed(() => {
-    console.error(`--- last log lines of stromboli serve pid ${pid} (${dirs.stateDir}) ---\n${logs.tail()}`);
+    console.error(`--- last log lines of ${what} pid ${pid} ---\n${logs.tail()}`);
   });
 
   let partial = '';
@@ -112,32 +127,32 @@ export async function spawnServer(cleanup: Cleanup, dirs: TempDirs, extraArgs: r
     }
   });
 
-  const url = await new Promise<string>((resolveUrl, rejectUrl) => {
-    const timer = setTimeout(() => rejectUrl(new Error(`stromboli serve printed no 'stromboli serving' line within ${startTimeoutMs} ms:\n${logs.tail()}`)), startTimeoutMs);
-    const found = logs.withMessage('stromboli serving')[0];
-    if (found !== undefined && typeof found['url'] === 'string') {
+  const ready = await new Promise<Record<string, unknown>>((resolveReady, rejectReady) => {
+    const timer = setTimeout(() => rejectReady(new Error(`${what} printed no '${readyMessage}' line within ${startTimeoutMs} ms:\n${logs.tail()}`)), startTimeoutMs);
+    const found = logs.withMessage(readyMessage)[0];
+    if (found !== undefined) {
       clearTimeout(timer);
-      resolveUrl(found['url']);
+      resolveReady(found);
       return;
     }
     onLine = (line) => {
-      if (line['msg'] === 'stromboli serving' && typeof line['url'] === 'string') {
+      if (line['msg'] === readyMessage) {
         clearTimeout(timer);
-        resolveUrl(line['url']);
+        resolveReady(line);
       }
     };
     void exited.then(({ code, signal }) => {
       clearTimeout(timer);
-      rejectUrl(new Error(`stromboli serve exited (code ${code}, signal ${signal}) before serving:\n${logs.tail()}\n${partial}`));
+      rejectReady(new Error(`${what} exited (code ${code}, signal ${signal}) before it was ready:\n${logs.tail()}\n${partial}`));
     });
   });
   onLine = undefined;
 
   return {
     pid,
-    url,
     owner,
     logs,
+    ready,
     exited,
     kill9: () => kill('SIGKILL', 10_000),
     stop: (graceMs = 40_000) => kill('SIGTERM', graceMs),
