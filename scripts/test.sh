@@ -25,6 +25,8 @@ step "podman"
 source scripts/lib/podman.sh || fail "podman install/check"
 podman --version
 
+step "lua5.1 (the Argo CD health check test)"; source scripts/lib/lua.sh || fail "lua5.1 install/check (scripts/lib/lua.sh)"
+
 step "test images"
 bash images/fake-claude/build.sh || fail "fake-claude image build (images/fake-claude/build.sh)"
 if [ "${STROMBOLI_SKIP_AGENT_IMAGE:-}" != "1" ]; then
