@@ -143,18 +143,44 @@ export const agentRunRoutes: FastifyPluginAsync<AgentRunRoutesOptions> = async (
       const follow = request.query.follow === 'true' || request.query.follow === '1';
       const controller = new AbortController();
       request.raw.on('close', () => controller.abort());
+      const lines = opts.logs.lines(run, { follow, signal: controller.signal, ...compact({ attempt: request.query.attempt }) })[Symbol.asyncIterator]();
+      // What comes first (a line, the end, or an error such as an unreachable node agent) decides
+      // the answer when it comes soon: an error then answers as JSON, before the stream begins.
+      const first = lines.next();
+      if (await settlesWithin(first, FIRST_LINE_WAIT_MS)) await first;
       reply.raw.writeHead(200, { 'content-type': 'application/x-ndjson; charset=utf-8', 'x-request-id': request.id, 'cache-control': 'no-cache' });
       try {
-        for await (const line of opts.logs.lines(run, { follow, signal: controller.signal, ...compact({ attempt: request.query.attempt }) })) {
-          if (!reply.raw.write(`${line}\n`)) await new Promise((resolve) => reply.raw.once('drain', resolve));
+        for (let next = await first; next.done !== true; next = await lines.next()) {
+          if (!reply.raw.write(`${next.value}\n`)) await new Promise((resolve) => reply.raw.once('drain', resolve));
         }
-      } finally {
         reply.raw.end();
+      } catch (err) {
+        // Headers are out: cut the response, so the client sees a broken stream rather than a complete log.
+        request.log.warn({ err, agentRun: `${run.metadata.namespace}/${run.metadata.name}` }, 'log stream failed');
+        reply.raw.destroy();
+      } finally {
+        await lines.return?.();
       }
       return reply;
     },
   );
 };
+
+/** How long the log route waits for its first line before it starts the stream: longer than a node agent's connect timeout (5 s). */
+const FIRST_LINE_WAIT_MS = 6_000;
+
+/** Whether `promise` settles (either way) within `ms`. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => true, () => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 function newMetadata(metadata: z.infer<typeof ObjectMetaSchema>, namespace: string): NewRun['metadata'] {
   return {

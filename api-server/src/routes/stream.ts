@@ -9,6 +9,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AppError, ValidationError } from '../../../contract/errors.ts';
 import type { LogReader, StoredRun } from '../../../contract/ports.ts';
+import { toHttpError } from '../errors.ts';
 import type { RunFacade } from '../run-facade/run-facade.ts';
 import { parseStreamQuery } from '../run-facade/run-request.ts';
 import { pumpRun } from '../run-facade/run-stream.ts';
@@ -78,7 +79,8 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (fast
       result = await pumpRun({ facade: opts.facade, logs: opts.logs, run, fromLine, writer, signal: AbortSignal.any([client.signal, opts.shutdown]) });
     } catch (err) {
       log.error({ err, agentRun }, 'run stream failed');
-      await writer.write(eventFrame('error', 'internal server error'));
+      // A known unavailability (the node agent holding the log cannot be reached) says so; anything else stays generic.
+      await writer.write(eventFrame('error', toHttpError(err).message));
       result = 'finished';
     } finally {
       reply.raw.off('close', onClose);
