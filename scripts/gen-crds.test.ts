@@ -54,10 +54,33 @@ describe('crds/agentrun.yaml', () => {
     });
   });
 
-  it('keeps the status subresource, the short name and the printer columns', () => {
+  it('keeps the status subresource, the short name and the printer columns (Session and Model in -o wide)', () => {
     const text = renderCrd();
     expect(text).toContain('status: {}');
     expect(text).toMatch(/shortNames:\n\s+- ar/);
-    for (const column of ['Phase', 'Age', 'Duration', 'Cost', 'Session']) expect(text).toContain(`name: ${column}`);
+    const crd = agentRunCrd() as { spec: { versions: Array<{ additionalPrinterColumns: Array<{ name: string; jsonPath: string; priority?: number }> }> } };
+    const columns = crd.spec.versions[0]?.additionalPrinterColumns ?? [];
+    expect(columns.filter((c) => c.priority === undefined).map((c) => c.name)).toEqual(['Phase', 'Reason', 'Age', 'Duration', 'Cost', 'Node']);
+    expect(columns.filter((c) => c.priority === 1).map((c) => c.name)).toEqual(expect.arrayContaining(['Session', 'Model']));
+    expect(columns.find((c) => c.name === 'Duration')?.jsonPath).toBe('.status.duration'); // wall time, not the CLI's API time
+  });
+
+  it('describes every field of the spec, for kubectl explain', () => {
+    const crd = agentRunCrd() as { spec: { versions: Array<{ schema: { openAPIV3Schema: { properties: { spec: unknown } } } }> } };
+    const missing: string[] = [];
+    const walk = (node: unknown, path: string): void => {
+      const n = node as { description?: string; properties?: Record<string, unknown> };
+      if (n.description === undefined || n.description === '') missing.push(path);
+      for (const [name, sub] of Object.entries(n.properties ?? {})) walk(sub, `${path}.${name}`);
+    };
+    walk(crd.spec.versions[0]?.schema.openAPIV3Schema.properties.spec, 'spec');
+    expect(missing).toEqual([]);
+  });
+
+  it('says in CEL what zod refines: exactly one of prompt or promptFrom, one reference in promptFrom, and caps the prompt', () => {
+    const text = renderCrd();
+    expect(text).toContain('rule: has(self.prompt) != has(self.promptFrom)');
+    expect(text).toContain('rule: has(self.configMapKeyRef) != has(self.secretKeyRef)');
+    expect(text).toMatch(/prompt:\n(.*\n){1,4}\s+maxLength: 122880/);
   });
 });

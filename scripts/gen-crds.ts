@@ -68,7 +68,14 @@ function withCel(spec: JsonSchema): JsonSchema {
       { rule: '!has(self.resume) || !self.resume || has(self.id)', message: 'session.resume needs session.id' },
     ];
   }
+  const promptFrom = isRecord(properties.promptFrom) ? properties.promptFrom : undefined;
+  if (promptFrom !== undefined) {
+    promptFrom['x-kubernetes-validations'] = [
+      { rule: 'has(self.configMapKeyRef) != has(self.secretKeyRef)', message: 'promptFrom needs exactly one of configMapKeyRef or secretKeyRef' },
+    ];
+  }
   spec['x-kubernetes-validations'] = [
+    { rule: 'has(self.prompt) != has(self.promptFrom)', message: 'exactly one of spec.prompt or spec.promptFrom is required' },
     { rule: '!has(oldSelf.cancel) || !oldSelf.cancel || (has(self.cancel) && self.cancel)', message: 'cancel cannot be undone' },
   ];
   return spec;
@@ -105,11 +112,12 @@ export function agentRunCrd(): JsonSchema {
             { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
             { name: 'Reason', type: 'string', jsonPath: reason },
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
-            { name: 'Duration', type: 'integer', jsonPath: '.status.usage.durationMs', description: 'Run time reported by the CLI, in ms' },
+            { name: 'Duration', type: 'string', jsonPath: '.status.duration', description: 'Wall time from start to completion, written when the run finishes' },
             { name: 'Cost', type: 'number', jsonPath: '.status.usage.costUSD', description: 'Cost in USD reported by the CLI' },
-            { name: 'Session', type: 'string', jsonPath: '.status.sessionId' },
+            { name: 'Node', type: 'string', jsonPath: '.status.node', description: 'The node agent that runs it' },
+            { name: 'Session', type: 'string', jsonPath: '.status.sessionId', priority: 1 },
+            { name: 'Model', type: 'string', jsonPath: '.status.usage.model', priority: 1, description: 'The model the CLI reported' },
             { name: 'Attempt', type: 'integer', jsonPath: '.status.attempt', priority: 1 },
-            { name: 'Node', type: 'string', jsonPath: '.status.node', priority: 1 },
             { name: 'Message', type: 'string', jsonPath: '.status.message', priority: 1 },
           ],
           schema: {

@@ -38,13 +38,60 @@ export const SessionSpecSchema = z
   .refine((s) => !s.resume || s.id !== undefined, { message: 'session.resume needs session.id', path: ['id'] })
   .describe('Claude session handling. The session directory is mounted as the container HOME, so resume works across runs.');
 
+/** The prompt as a spec holds it inline (the CRD's maxLength stops a far larger one at the API server). */
+export const PromptSchema = z
+  .string()
+  .min(1, 'prompt must not be empty')
+  .max(MAX_PROMPT_BYTES, `prompt is larger than ${MAX_PROMPT_BYTES} bytes`)
+  // Characters are counted by max() (and the CRD's maxLength); bytes here, once, for a prompt under that.
+  .refine((p) => p.length > MAX_PROMPT_BYTES || Buffer.byteLength(p, 'utf8') <= MAX_PROMPT_BYTES, `prompt is larger than ${MAX_PROMPT_BYTES} bytes`);
+
+/** DNS-1123 subdomain: the name of a ConfigMap or Secret. */
+const ObjectNameSchema = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a lowercase RFC 1123 subdomain');
+/** A ConfigMap or Secret data key. */
+const DataKeySchema = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(/^[-._a-zA-Z0-9]+$/, 'must consist of alphanumerics, "-", "_" or "."');
+
+export const ConfigMapKeyRefSchema = z
+  .strictObject({
+    name: ObjectNameSchema.describe("Name of the ConfigMap, in the run's namespace."),
+    key: DataKeySchema.describe('Key of the ConfigMap whose value is the prompt.'),
+  })
+  .describe("A key of a ConfigMap in the run's namespace.");
+
+export const SecretKeyRefSchema = z
+  .strictObject({
+    name: ObjectNameSchema.describe("Name of the Secret, in the run's namespace."),
+    key: DataKeySchema.describe('Key of the Secret whose value is the prompt.'),
+  })
+  .describe("A key of a Secret in the run's namespace.");
+
+export const PromptFromSchema = z
+  .strictObject({
+    configMapKeyRef: ConfigMapKeyRefSchema.optional(),
+    secretKeyRef: SecretKeyRefSchema.optional(),
+  })
+  .refine((p) => (p.configMapKeyRef === undefined) !== (p.secretKeyRef === undefined), {
+    message: 'promptFrom needs exactly one of configMapKeyRef or secretKeyRef',
+  })
+  .describe(
+    "Where the node agent reads the prompt when the run starts, instead of spec.prompt: exactly one of configMapKeyRef or secretKeyRef, in the run's namespace. For prompts too large for an object; Kubernetes mode only (the embedded mode refuses it). The prompt is never copied into status.",
+  );
+export type PromptFrom = z.infer<typeof PromptFromSchema>;
+
 export const AgentRunSpecSchema = z
   .strictObject({
-    prompt: z
-      .string()
-      .min(1, 'prompt must not be empty')
-      .refine((p) => Buffer.byteLength(p, 'utf8') <= MAX_PROMPT_BYTES, `prompt is larger than ${MAX_PROMPT_BYTES} bytes`)
-      .describe('The prompt given to claude -p.'),
+    prompt: PromptSchema.optional().describe(
+      `The prompt given to claude -p, at most ${MAX_PROMPT_BYTES} bytes. Exactly one of prompt or promptFrom.`,
+    ),
+    promptFrom: PromptFromSchema.optional(),
     workdir: z
       .string()
       .max(4096)
@@ -75,8 +122,21 @@ export const AgentRunSpecSchema = z
     cancel: z.boolean().optional().describe('Stop the run and end it Cancelled. Final: a cancelled run never restarts.'),
     priority: z.int().min(-1000).max(1000).optional().describe('Higher starts first when runs queue for a slot. Default 0.'),
   })
+  .refine((s) => (s.prompt === undefined) !== (s.promptFrom === undefined), {
+    message: 'exactly one of prompt or promptFrom is required',
+    path: ['prompt'],
+  })
+  // The spec a run executes always has a prompt string: '' stands for "read from promptFrom",
+  // which the node agent resolves before it starts the container (agentrun/prompt-source.ts).
+  .transform((s) => ({ ...s, prompt: s.prompt ?? '' }))
   .describe('Desired state of an AgentRun.');
-export type AgentRunSpec = z.infer<typeof AgentRunSpecSchema>;
+/**
+ * A parsed spec: what a run executes. `prompt` is '' when the spec names promptFrom instead; the
+ * node agent reads that prompt at start and gives the runner a spec with the real text.
+ */
+export type AgentRunSpec = z.output<typeof AgentRunSpecSchema>;
+/** A spec as written (prompt or promptFrom). */
+export type AgentRunSpecInput = z.input<typeof AgentRunSpecSchema>;
 
 export const Phases = ['Pending', 'Running', 'Succeeded', 'Failed', 'Cancelled'] as const;
 export const PhaseSchema = z.enum(Phases);
@@ -133,6 +193,8 @@ export const AgentRunStatusSchema = z
     sessionId: z.string().optional(),
     startTime: z.string().optional(),
     completionTime: z.string().optional(),
+    /** Wall time from startTime to completionTime, for people and kubectl get (e.g. 4.2s, 3m7s, 1h2m). */
+    duration: z.string().optional(),
     exitCode: z.int().optional(),
     crash: CrashInfoSchema.optional(),
     result: z.string().max(MAX_RESULT_CHARS).optional(),

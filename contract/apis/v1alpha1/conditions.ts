@@ -36,6 +36,8 @@ export const Reasons = {
   ImageIncompatible: 'ImageIncompatible',
   ImageNotFound: 'ImageNotFound',
   SecretNotFound: 'SecretNotFound',
+  /** spec.promptFrom names a ConfigMap, Secret or key that does not exist. */
+  PromptNotFound: 'PromptNotFound',
   DeadlineExceeded: 'DeadlineExceeded',
   Cancelled: 'Cancelled',
   Crashed: 'Crashed',

@@ -123,6 +123,7 @@ const NEVER_RETRIED = new Set<string>([
   Reasons.ImageIncompatible,
   Reasons.ImageNotFound,
   Reasons.SecretNotFound,
+  Reasons.PromptNotFound,
   Reasons.MaxTurns,
   Reasons.BudgetExceeded,
   Reasons.StructuredOutputFailed,

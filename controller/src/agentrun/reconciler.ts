@@ -16,6 +16,11 @@ import type { Slots } from './slots.ts';
 import { attemptFacts, nextStatus, startFailureText, statusMessage } from './status.ts';
 import type { StatusChange } from './status.ts';
 import { compact } from '../../../contract/compact.ts';
+import { registerSecretValue } from '../../../contract/redact.ts';
+import { noPromptSource } from './prompt-source.ts';
+import type { PromptSource } from './prompt-source.ts';
+import { noRunEvents, transitionEvent } from './run-events.ts';
+import type { RunEvents } from './run-events.ts';
 
 export type AgentRunResource = Resource<AgentRunStatus>;
 
@@ -44,6 +49,10 @@ export interface AgentRunReconcilerOptions {
   stopGraceSeconds?: number;
   /** How long a deleted run's logs are kept when its spec sets no ttlSecondsAfterFinished. Default DEFAULT_LOG_RETENTION_MS (7 days). */
   logRetentionMs?: number;
+  /** Where an event goes when a run's phase or reason changes. Default: noRunEvents (the embedded mode has no events API). */
+  events?: RunEvents;
+  /** Reads the prompt spec.promptFrom names, at start. Default: noPromptSource (no cluster: promptFrom ends InvalidSpec). */
+  prompts?: PromptSource;
   /** Injectable clock (epoch ms). */
   now?: () => number;
 }
@@ -70,6 +79,8 @@ export class AgentRunReconciler implements Reconciler {
   readonly #grace: number;
   readonly #logRetentionMs: number;
   readonly #now: () => number;
+  readonly #events: RunEvents;
+  readonly #prompts: PromptSource;
 
   constructor(options: AgentRunReconcilerOptions) {
     this.#store = options.store;
@@ -81,6 +92,8 @@ export class AgentRunReconciler implements Reconciler {
     this.#grace = options.stopGraceSeconds ?? DEFAULT_STOP_GRACE_SECONDS;
     this.#logRetentionMs = options.logRetentionMs ?? DEFAULT_LOG_RETENTION_MS;
     this.#now = options.now ?? Date.now;
+    this.#events = options.events ?? noRunEvents;
+    this.#prompts = options.prompts ?? noPromptSource;
   }
 
   async reconcile(key: string, ctx: ReconcileContext): Promise<ReconcileResult> {
@@ -185,7 +198,7 @@ export class AgentRunReconciler implements Reconciler {
         sessionId,
         resume: spec.session?.resume === true && forkFrom === undefined,
         ...compact({ forkFrom }),
-        spec,
+        spec: await this.#resolvePrompt(run, spec),
         deadlineSeconds: deadlineSeconds(spec),
       });
     } catch (err) {
@@ -205,6 +218,16 @@ export class AgentRunReconciler implements Reconciler {
     ctx.log.info({ container: name, attempt }, 'container started');
     await this.#write(run, { ...this.#runningFields(run, attempt, name, undefined), sessionId });
     return { requeueAfterMs: Math.min(this.#pollMs, deadlineSeconds(spec) * 1000) };
+  }
+
+  /** The spec the runner gets: a promptFrom read into prompt (only there: never status, events or logs). */
+  async #resolvePrompt(run: AgentRunResource, spec: AgentRunSpec): Promise<AgentRunSpec> {
+    const { promptFrom, ...rest } = spec;
+    if (promptFrom === undefined) return spec;
+    const prompt = await this.#prompts.read(run.metadata.namespace, promptFrom);
+    // A prompt kept in a Secret is secret: scrubbed from results, transcripts and crash tails like a credential.
+    if (promptFrom.secretKeyRef !== undefined) registerSecretValue(prompt);
+    return { ...rest, prompt };
   }
 
   #runningFields(run: AgentRunResource, attempt: number, name: string, container: ObservedContainer | undefined): StatusChange {
@@ -312,10 +335,12 @@ export class AgentRunReconciler implements Reconciler {
     return {};
   }
 
-  /** The single status write of a reconcile. */
+  /** The single status write of a reconcile; a changed phase or reason is also an event. */
   async #write(run: AgentRunResource, change: StatusChange): Promise<void> {
     const next = nextStatus(run.status, change, { generation: run.metadata.generation, node: this.#node, now: new Date(this.#now()).toISOString() });
-    await this.#store.updateStatus(refOf(run), next, run.metadata.resourceVersion);
+    const written = await this.#store.updateStatus(refOf(run), next, run.metadata.resourceVersion);
+    const event = transitionEvent(run.status, next);
+    if (event !== undefined) this.#events.record(written, event);
   }
 }
 

@@ -42,3 +42,17 @@ describe('attemptFacts', () => {
     });
   });
 });
+
+describe('formatDuration', () => {
+  it('prints wall time as kubectl prints durations', async () => {
+    const { formatDuration } = await import('./status.ts');
+    expect([0, 4_250, 9_999, 42_000, 187_000, 3_720_000, 2 * 86_400_000 + 3 * 3_600_000].map(formatDuration)).toEqual(['0.0s', '4.2s', '9.9s', '42s', '3m7s', '1h2m', '2d3h']);
+  });
+
+  it('is set with completionTime from startTime, and not for a run that never started', () => {
+    const done = nextStatus({ startTime: '2026-11-29T11:58:00.000Z' }, { phase: 'Succeeded', reason: 'Succeeded', message: 'ok', completed: true }, ctx);
+    expect(done.duration).toBe('2m0s');
+    const refused = nextStatus(undefined, { phase: 'Failed', reason: 'InvalidSpec', message: 'bad', completed: true }, ctx);
+    expect(refused).not.toHaveProperty('duration');
+  });
+});

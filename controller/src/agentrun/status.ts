@@ -39,7 +39,22 @@ export function nextStatus(previous: AgentRunStatus | undefined, change: StatusC
   status.node = context.node;
   status.conditions = conditionsFor(previous?.conditions, phase, reason, safeMessage, context.generation, context.now);
   if (completed === true && status.completionTime === undefined) status.completionTime = context.now;
+  if (completed === true && status.duration === undefined && status.startTime !== undefined) {
+    const ms = Date.parse(status.completionTime ?? context.now) - Date.parse(status.startTime);
+    if (Number.isFinite(ms)) status.duration = formatDuration(ms);
+  }
   return status;
+}
+
+/** A wall time as kubectl shows durations: 4.2s under 10 s, then 42s, 3m7s, 1h2m, 2d3h. */
+export function formatDuration(ms: number): string {
+  const clamped = Math.max(0, ms);
+  if (clamped < 10_000) return `${(Math.floor(clamped / 100) / 10).toFixed(1)}s`;
+  const s = Math.floor(clamped / 1000);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${s % 60}s`;
+  if (s < 86_400) return `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`;
+  return `${Math.floor(s / 86_400)}d${Math.floor((s % 86_400) / 3600)}h`;
 }
 
 /** The useful part of a start failure: podman's last stderr line for a command, else the message. */
