@@ -6,7 +6,9 @@ import type { AgentRunStatus } from '../contract/apis/v1alpha1/index.ts';
 import type { ResourceStore } from '../contract/store/store.ts';
 import { keyOf } from '../contract/store/store.ts';
 import { Janitor } from '../controller/src/agentrun/janitor.ts';
+import type { PromptSource } from '../controller/src/agentrun/prompt-source.ts';
 import { AgentRunReconciler } from '../controller/src/agentrun/reconciler.ts';
+import type { RunEvents } from '../controller/src/agentrun/run-events.ts';
 import { Slots } from '../controller/src/agentrun/slots.ts';
 import { seedSlots } from '../controller/src/agentrun/startup.ts';
 import { ExecaExecutor } from '../controller/src/exec/execa-executor.ts';
@@ -57,6 +59,10 @@ export interface NodeAgentOptions {
   /** Where credentials come from (ANTHROPIC_API_KEY, CLAUDE_CODE_OAUTH_TOKEN). */
   env: Readonly<Record<string, string | undefined>>;
   log: RootLogger;
+  /** Where an event goes on each phase or reason change (Kubernetes events). Default: none (the embedded mode has no events API). */
+  events?: RunEvents;
+  /** Reads the prompts spec.promptFrom names (ConfigMaps, Secrets). Default: none (promptFrom ends InvalidSpec). */
+  prompts?: PromptSource;
 }
 
 /** A running node agent and the parts the facade reads through its ports. */
@@ -109,7 +115,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
   });
   await seedSlots(store, runner, slots, log);
   const logRetentionMs = config.logRetentionSeconds * 1000;
-  const reconciler = new AgentRunReconciler({ store, runner: withLogRefs(runner, options.logRef), slots, pollMs: config.pollMs, retryDelayMs: config.retryDelayMs, logRetentionMs, ...compact({ node: options.node }) });
+  const reconciler = new AgentRunReconciler({ store, runner: withLogRefs(runner, options.logRef), slots, pollMs: config.pollMs, retryDelayMs: config.retryDelayMs, logRetentionMs, ...compact({ node: options.node, events: options.events, prompts: options.prompts }) });
   const controller = runController({ store, reconciler, log: log.child({ component: 'controller' }), concurrency: workersFor(config), resyncMs: config.resyncMs });
   loop.controller = controller;
   const janitor = new Janitor({ store, logs, log, retentionMs: logRetentionMs });

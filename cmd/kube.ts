@@ -12,6 +12,8 @@ import type { RootLogger } from '../controller/src/log.ts';
 import { attemptLogSource } from '../controller/src/runner/file-log-reader.ts';
 import { LogStore } from '../controller/src/runner/log-store.ts';
 import { loadKubeConfig } from '../controller/src/store/kube/kube-config.ts';
+import { KubePromptSource } from '../controller/src/store/kube/kube-prompt-source.ts';
+import { KubeRunEvents } from '../controller/src/store/kube/kube-run-events.ts';
 import { KubeStore } from '../controller/src/store/kube/kube-store.ts';
 import type { ServeConfig } from './config.ts';
 import { parseHostPort } from './config.ts';
@@ -85,10 +87,12 @@ export async function startKubeNodeAgent(config: ServeConfig, settings: KubeAgen
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
   const { kubeConfig, source } = loadKubeConfig(compact({ kubeconfigPath: settings.kubeconfig }));
   const store = new KubeStore<AgentRunStatus>({ kubeConfig, ...compact({ namespace: settings.namespace }), defaultNamespace: config.defaultNamespace, log: log.child({ component: 'kube-store' }) });
+  const events = new KubeRunEvents({ kubeConfig, reportingInstance: nodeName, log: log.child({ component: 'kube-events' }) });
+  const prompts = new KubePromptSource(kubeConfig);
   const logEndpoint = await startLogEndpoint(store, stateDir, settings, log, env);
   let agent: NodeAgent;
   try {
-    agent = await startNodeAgent({ store, config, stateDir, owner: `node-${nodeName}`, node: nodeName, env, log, ...compact({ logRef: logEndpoint?.logRef }) });
+    agent = await startNodeAgent({ store, config, stateDir, owner: `node-${nodeName}`, node: nodeName, env, log, events, prompts, ...compact({ logRef: logEndpoint?.logRef }) });
   } catch (err) {
     await logEndpoint?.close();
     throw err;
@@ -101,6 +105,7 @@ export async function startKubeNodeAgent(config: ServeConfig, settings: KubeAgen
     ...compact({ logUrl: logEndpoint?.url }),
     async close() {
       await agent.close();
+      await events.flush();
       await logEndpoint?.close();
     },
   };
