@@ -8,7 +8,7 @@ import { clearSecretValues } from '../../../contract/redact.ts';
 import { MemoryStore } from '../../../contract/store/memory-store.ts';
 import type { ResourceRef } from '../../../contract/store/store.ts';
 import { keyOf } from '../../../contract/store/store.ts';
-import type { ReconcileContext } from '../reconcile/types.ts';
+import type { ReconcileContext, ReconcileResult } from '../reconcile/types.ts';
 import { FakeAgentRunner, successTranscript } from '../runner/fake-runner.ts';
 import { FakePromptSource } from './prompt-source.ts';
 import { AgentRunReconciler } from './reconciler.ts';
@@ -47,7 +47,7 @@ async function create(name: string, spec: Record<string, unknown>): Promise<Reso
 async function reconcile(ref: ResourceRef, times = 1): Promise<void> {
   for (let round = 0; round < times; round += 1) {
     for (let i = 0; i < 5; i += 1) {
-      const result = await reconciler.reconcile(keyOf(ref), ctx).catch(() => ({}));
+      const result = await reconciler.reconcile(keyOf(ref), ctx).catch((): ReconcileResult => ({}));
       if (result.requeueAfterMs !== 0) break;
     }
   }
