@@ -29,8 +29,14 @@ export const DEFAULT_EVENT_REFILL_MS = 5 * 60_000;
 
 const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
+/** The two calls the recorder makes (EventsV1Api's), so tests can stand in for the API server. */
+export type EventsClient = Pick<EventsV1Api, 'createNamespacedEvent' | 'patchNamespacedEvent'>;
+
 export interface KubeRunEventsOptions {
-  kubeConfig: KubeConfig;
+  /** How to reach the API server. Ignored when `api` is given. */
+  kubeConfig?: KubeConfig;
+  /** The events API. Default: an EventsV1Api over kubeConfig. */
+  api?: EventsClient;
   /** reportingInstance: this node agent's node name. */
   reportingInstance: string;
   log: KubeStoreLogger;
@@ -57,7 +63,7 @@ interface Budget {
 }
 
 export class KubeRunEvents implements RunEvents {
-  readonly #api: EventsV1Api;
+  readonly #api: EventsClient;
   readonly #instance: string;
   readonly #log: KubeStoreLogger;
   readonly #windowMs: number;
@@ -73,7 +79,9 @@ export class KubeRunEvents implements RunEvents {
   #warned = false;
 
   constructor(options: KubeRunEventsOptions) {
-    this.#api = options.kubeConfig.makeApiClient(EventsV1Api);
+    const api = options.api ?? options.kubeConfig?.makeApiClient(EventsV1Api);
+    if (api === undefined) throw new TypeError('KubeRunEvents needs kubeConfig or api');
+    this.#api = api;
     this.#instance = options.reportingInstance;
     this.#log = options.log;
     this.#windowMs = options.repeatWindowMs ?? DEFAULT_REPEAT_WINDOW_MS;
