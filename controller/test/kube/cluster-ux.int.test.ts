@@ -17,7 +17,9 @@ import { ServeConfigSchema } from '../../../cmd/config.ts';
 import { startKubeNodeAgent } from '../../../cmd/kube.ts';
 import type { KubeNodeAgent } from '../../../cmd/kube.ts';
 import { REPO_ROOT } from '../../../test-infra/kube/tools.ts';
+import { KubeConfig } from '@kubernetes/client-node';
 import { createLogger } from '../../src/log.ts';
+import { KubeRunEvents } from '../../src/store/kube/kube-run-events.ts';
 import { containerEvents, ensureFakeImage, Labels, removeContainersOfOwner } from '../helpers/podman.ts';
 import { CONTAINERS_CONF } from '../helpers/repo.ts';
 import { kubeTestBed, kubectl, uniqueName } from './test-bed.ts';
@@ -106,6 +108,26 @@ describe('events', () => {
       .toBe(1);
     const described = await kubectl(bed, ['describe', 'ar', name, '-n', namespace]);
     expect(described.stdout).toMatch(/Warning\s+VolumeNotAllowed\s/);
+  });
+
+  it('counts a repeated event on the first one (series) as the API server stores it', async () => {
+    const name = uniqueName('repeat');
+    expect((await apply(manifest(name, `  prompt: x\n  suspend: true\n  podman: {image: ${IMAGE}}\n`))).exitCode).toBe(0);
+    const object = await run(name);
+    expect(object).toBeDefined();
+    const kubeConfig = new KubeConfig();
+    kubeConfig.loadFromFile(bed.kubeconfigPath);
+    const recorder = new KubeRunEvents({ kubeConfig, reportingInstance: 'repeat-test', log: createLogger({ level: 'silent' }) });
+    const resource = { apiVersion: 'stromboli.dev/v1alpha1', kind: 'AgentRun', metadata: { name, namespace, uid: object?.metadata.uid ?? '', resourceVersion: '1', generation: 1, creationTimestamp: '' }, spec: {} };
+    for (let i = 0; i < 3; i += 1) recorder.record(resource, { type: 'Warning', reason: 'TestRepeat', message: 'the same again', action: 'Test' });
+    await recorder.flush();
+    const got = await kubectl(bed, ['get', 'events.events.k8s.io', '-n', namespace, '--field-selector', `regarding.name=${name},reason=TestRepeat`, '-o', 'json']);
+    expect(got.exitCode, got.stderr).toBe(0);
+    const items = (JSON.parse(got.stdout) as { items: Array<{ series?: { count: number }; note: string }> }).items;
+    expect(items).toHaveLength(1);
+    expect(items[0]?.series?.count).toBe(3);
+    const described = await kubectl(bed, ['describe', 'ar', name, '-n', namespace]);
+    expect(described.stdout).toMatch(/Warning\s+TestRepeat\s+.*\(x3 over .*\)\s+.*the same again/);
   });
 });
 
