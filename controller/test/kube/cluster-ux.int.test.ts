@@ -178,6 +178,18 @@ describe('spec.promptFrom', () => {
     expect(JSON.stringify(rest)).not.toContain('from a configmap');
   });
 
+  it('runs with the prompt of a Secret key, scrubbed from the result like a credential', async () => {
+    const secret = uniqueName('vault');
+    const created = await kubectl(bed, ['create', 'secret', 'generic', secret, '-n', namespace, '--from-literal=prompt=a secret prompt text']);
+    expect(created.exitCode, created.stderr).toBe(0);
+    const name = uniqueName('sec');
+    expect((await apply(manifest(name, `  promptFrom: {secretKeyRef: {name: ${secret}, key: prompt}}\n  podman: {image: ${IMAGE}}\n`))).exitCode).toBe(0);
+    expect(await settled(name)).toBe('Succeeded/Succeeded');
+    const status = (await run(name))?.status;
+    expect(status?.result).toContain('***');
+    expect(JSON.stringify(status)).not.toContain('a secret prompt text');
+  });
+
   it('ends a run whose ConfigMap does not exist Failed PromptNotFound, with no container', async () => {
     const since = new Date();
     const name = uniqueName('nocm');
