@@ -184,26 +184,28 @@ export const MAX_RESULT_CHARS = 16 * 1024;
 
 export const AgentRunStatusSchema = z
   .object({
-    observedGeneration: z.int().min(0).optional(),
-    phase: PhaseSchema.optional(),
-    conditions: z.array(ConditionSchema).optional(),
-    attempt: z.int().min(0).optional(),
-    node: z.string().optional(),
-    containerName: z.string().optional(),
-    sessionId: z.string().optional(),
-    startTime: z.string().optional(),
-    completionTime: z.string().optional(),
-    /** Wall time from startTime to completionTime, for people and kubectl get (e.g. 4.2s, 3m7s, 1h2m). */
-    duration: z.string().optional(),
-    exitCode: z.int().optional(),
+    observedGeneration: z.int().min(0).optional().describe('The metadata.generation this status was written for; older than generation means the controller has not seen the latest spec yet.'),
+    phase: PhaseSchema.optional().describe('Pending, Running, Succeeded, Failed or Cancelled; for people and kubectl get (tools read the conditions).'),
+    conditions: z
+      .array(ConditionSchema)
+      .optional()
+      .describe('Succeeded (Unknown, then True or False, with the reason), Ready (True on success), Reconciling (True until finished) and Stalled (True once failed or cancelled).'),
+    attempt: z.int().min(0).optional().describe('The current attempt, from 1; each retry (spec.backoffLimit) gets a new container.'),
+    node: z.string().optional().describe('The node agent that runs (or ran) the run.'),
+    containerName: z.string().optional().describe('The podman container of the current attempt.'),
+    sessionId: z.string().optional().describe('The Claude session of the run; resume it with spec.session.'),
+    startTime: z.string().optional().describe('When the container of the current attempt started.'),
+    completionTime: z.string().optional().describe('When the run finished.'),
+    duration: z.string().optional().describe('Wall time from startTime to completionTime, written when the run finishes (e.g. 4.2s, 3m7s, 1h2m).'),
+    exitCode: z.int().optional().describe("The exit code of the last attempt's container."),
     crash: CrashInfoSchema.optional(),
-    result: z.string().max(MAX_RESULT_CHARS).optional(),
-    resultTruncated: z.boolean().optional(),
-    structuredOutput: z.unknown().optional(),
+    result: z.string().max(MAX_RESULT_CHARS).optional().describe(`The CLI's result text (at most ${MAX_RESULT_CHARS} characters; the whole transcript is in the log), or the assistant's text so far when it ended without one.`),
+    resultTruncated: z.boolean().optional().describe('True when result was cut to its limit.'),
+    structuredOutput: z.unknown().optional().describe('The structured output the CLI returned for claude.jsonSchema.'),
     usage: UsageSchema.optional(),
-    message: z.string().max(1024).optional(),
+    message: z.string().max(1024).optional().describe('Why the run is in its phase, in one line (the message of the conditions).'),
     /** Where the stream-json log of the last attempt lives (a path under the state directory, or a node URL). */
-    logRef: z.string().optional(),
+    logRef: z.string().optional().describe("Where the last attempt's stream-json log lives: a path on the node, or the node agent's log URL."),
   })
   .describe('Observed state of an AgentRun, written only by the controller.');
 export type AgentRunStatus = z.infer<typeof AgentRunStatusSchema>;

@@ -161,6 +161,8 @@ describe('kubectl get and explain', () => {
     expect(claude.stdout).toMatch(/model\s+<string>\s+\S/);
     const ref = await kubectl(bed, ['explain', 'agentrun.spec.promptFrom.configMapKeyRef.key']);
     expect(ref.stdout).toContain('Key of the ConfigMap whose value is the prompt.');
+    const status = await kubectl(bed, ['explain', 'agentrun.status']);
+    expect(status.stdout).toMatch(/duration\s+<string>\s+Wall time from startTime to completionTime/);
   });
 });
 
