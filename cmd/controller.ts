@@ -6,6 +6,7 @@ import type { AgentRunStatus } from '../contract/apis/v1alpha1/index.ts';
 import type { ResourceStore } from '../contract/store/store.ts';
 import { keyOf } from '../contract/store/store.ts';
 import { Janitor } from '../controller/src/agentrun/janitor.ts';
+import { KnownContainers } from '../controller/src/agentrun/known-containers.ts';
 import type { PromptSource } from '../controller/src/agentrun/prompt-source.ts';
 import { AgentRunReconciler } from '../controller/src/agentrun/reconciler.ts';
 import type { RunEvents } from '../controller/src/agentrun/run-events.ts';
@@ -113,9 +114,13 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     log: log.child({ component: 'runner' }),
     onOutputEnd: (run) => loop.controller?.enqueue(keyOf(run)),
   });
-  await seedSlots(store, runner, slots, log);
+  const known = new KnownContainers();
+  await seedSlots(store, runner, slots, log, known);
   const logRetentionMs = config.logRetentionSeconds * 1000;
-  const reconciler = new AgentRunReconciler({ store, runner: withLogRefs(runner, options.logRef), slots, pollMs: config.pollMs, retryDelayMs: config.retryDelayMs, logRetentionMs, ...compact({ node: options.node, events: options.events, prompts: options.prompts }) });
+  const reconciler = new AgentRunReconciler({
+    containers: known,
+    store,
+    runner: withLogRefs(runner, options.logRef), slots, pollMs: config.pollMs, retryDelayMs: config.retryDelayMs, logRetentionMs, ...compact({ node: options.node, events: options.events, prompts: options.prompts }) });
   const controller = runController({ store, reconciler, log: log.child({ component: 'controller' }), concurrency: workersFor(config), resyncMs: config.resyncMs });
   loop.controller = controller;
   const janitor = new Janitor({ store, logs, log, retentionMs: logRetentionMs });

@@ -12,6 +12,7 @@ import type { Resource, ResourceStore } from '../../../contract/store/store.ts';
 import { refFromKey, refOf } from '../../../contract/store/store.ts';
 import { CLEANUP_FINALIZER, conclude, deadlineSeconds, decide } from './phases.ts';
 import type { Conclusion } from './phases.ts';
+import type { KnownContainers } from './known-containers.ts';
 import type { Slots } from './slots.ts';
 import { attemptFacts, nextStatus, startFailureText, statusMessage } from './status.ts';
 import type { StatusChange } from './status.ts';
@@ -49,6 +50,12 @@ export interface AgentRunReconcilerOptions {
   stopGraceSeconds?: number;
   /** How long a deleted run's logs are kept when its spec sets no ttlSecondsAfterFinished. Default DEFAULT_LOG_RETENTION_MS (7 days). */
   logRetentionMs?: number;
+  /**
+   * The containers this agent has; when given, a run whose container is not known and whose
+   * status is not Running (and that is not being cancelled or deleted) is decided without a
+   * `podman inspect`. Default: none, every reconcile inspects.
+   */
+  containers?: KnownContainers;
   /** Where an event goes when a run's phase or reason changes. Default: noRunEvents (the embedded mode has no events API). */
   events?: RunEvents;
   /** Reads the prompt spec.promptFrom names, at start. Default: noPromptSource (no cluster: promptFrom ends InvalidSpec). */
@@ -73,6 +80,7 @@ export class AgentRunReconciler implements Reconciler {
   readonly #store: ResourceStore<AgentRunStatus>;
   readonly #runner: AgentRunner;
   readonly #slots: Slots;
+  readonly #containers: KnownContainers | undefined;
   readonly #node: string;
   readonly #pollMs: number;
   readonly #retryDelayMs: number;
@@ -86,6 +94,7 @@ export class AgentRunReconciler implements Reconciler {
     this.#store = options.store;
     this.#runner = options.runner;
     this.#slots = options.slots;
+    this.#containers = options.containers;
     this.#node = options.node ?? 'local';
     this.#pollMs = options.pollMs ?? DEFAULT_POLL_MS;
     this.#retryDelayMs = options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS;
@@ -111,7 +120,15 @@ export class AgentRunReconciler implements Reconciler {
     const status = run.status;
     const attempt = Math.max(1, status?.attempt ?? 1);
     const name = status?.containerName ?? containerName(identityOf(run), attempt);
-    const container = await this.#runner.inspect(name);
+    const mayExist =
+      this.#containers === undefined ||
+      this.#containers.has(name) ||
+      status?.phase === 'Running' ||
+      run.metadata.deletionTimestamp !== undefined ||
+      (typeof run.spec === 'object' && run.spec !== null && 'cancel' in run.spec && run.spec.cancel === true);
+    const container = mayExist ? await this.#runner.inspect(name) : undefined;
+    if (container === undefined) this.#containers?.delete(name);
+    else this.#containers?.add(name);
     const action = decide({
       generation: run.metadata.generation,
       deleting: run.metadata.deletionTimestamp !== undefined,
@@ -190,6 +207,8 @@ export class AgentRunReconciler implements Reconciler {
     // A fork gets its new id now, so status names it from the start and it can be resumed later.
     const forkFrom = spec.session?.fork === true && spec.session.resume === true ? spec.session.id : undefined;
     const sessionId = status?.sessionId ?? (forkFrom !== undefined ? randomUUID() : spec.session?.id) ?? randomUUID();
+    // Known before it exists: a start that fails half-way leaves something the next reconcile must look at.
+    this.#containers?.add(name);
     try {
       await this.#runner.start({
         run: identityOf(run),
@@ -291,13 +310,19 @@ export class AgentRunReconciler implements Reconciler {
       await this.#write(run, { ...facts, phase: conclusion.phase, reason: conclusion.reason, message: conclusion.message, completed: true });
     }
     this.#slots.release(key);
-    if (ended !== undefined) await this.#runner.remove(ended.name);
+    if (ended !== undefined) {
+      await this.#runner.remove(ended.name);
+      this.#containers?.delete(ended.name);
+    }
     return conclusion.retry ? { requeueAfterMs: this.#retryDelayMs * 2 ** (attempt - 1) } : {};
   }
 
   async #settle(key: string, run: AgentRunResource, leftover: string | undefined, recordGeneration: boolean, ttlDueInMs: number | undefined): Promise<ReconcileResult> {
     this.#slots.release(key);
-    if (leftover !== undefined) await this.#runner.remove(leftover);
+    if (leftover !== undefined) {
+      await this.#runner.remove(leftover);
+      this.#containers?.delete(leftover);
+    }
     if (recordGeneration && run.status !== undefined) {
       await this.#store.updateStatus(refOf(run), { ...run.status, observedGeneration: run.metadata.generation }, run.metadata.resourceVersion);
       return {};
@@ -324,6 +349,7 @@ export class AgentRunReconciler implements Reconciler {
       if (c.running) await this.#runner.stop(c.name, this.#grace);
       await this.#runner.collect(identityOf(run), attempt, c.name);
       await this.#runner.remove(c.name);
+      this.#containers?.delete(c.name);
     }
     // The logs outlive the run: kept for its TTL (or the default retention), then swept.
     const ttl = parseSpec(run.spec).spec?.ttlSecondsAfterFinished;

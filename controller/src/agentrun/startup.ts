@@ -10,6 +10,7 @@ import type { Logger } from '../reconcile/types.ts';
 import { Labels } from '../runner/names.ts';
 import type { AgentRunner } from '../runner/types.ts';
 import { parseSpec } from './reconciler.ts';
+import type { KnownContainers } from './known-containers.ts';
 import type { Slots } from './slots.ts';
 
 /** What seedSlots did, for the start-up log line. */
@@ -22,12 +23,13 @@ export interface SeedResult {
   waiting: number;
 }
 
-/** Fills `slots` from podman and the store, and removes orphan containers; call before the loop starts. */
+/** Fills `slots` (and `known`, the agent's containers) from podman and the store, and removes orphan containers; call before the loop starts. */
 export async function seedSlots(
   store: Pick<ResourceStore<AgentRunStatus>, 'list'>,
   runner: Pick<AgentRunner, 'listManaged' | 'stop' | 'remove'>,
   slots: Slots,
   log: Pick<Logger, 'warn'>,
+  known?: KnownContainers,
 ): Promise<SeedResult> {
   const runs = await store.list();
   const byUid = new Map(runs.map((r) => [r.metadata.uid, r]));
@@ -42,6 +44,7 @@ export async function seedSlots(
       result.orphansRemoved += 1;
       continue;
     }
+    known?.add(container.name);
     if (container.running) {
       slots.markRunning(keyOf(refOf(run)));
       result.running += 1;
