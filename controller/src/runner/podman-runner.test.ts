@@ -36,7 +36,8 @@ beforeEach(async () => {
   });
 });
 afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
+  // A follower may still be closing its log file: retry the removal briefly.
+  await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
 });
 
 describe('PodmanAgentRunner.prepare', () => {
