@@ -64,3 +64,19 @@ describe('AgentRunReconciler with KnownContainers', () => {
     expect(t.known.has(name)).toBe(false);
   });
 });
+
+describe('AgentRunReconciler and generations of waiting runs', () => {
+  it('records a newer generation of a suspended run (kstatus reads observedGeneration)', async () => {
+    const t = setup();
+    const key = await t.create('held', { prompt: 'x', suspend: true });
+    await t.reconcile(key);
+    const first = await t.store.get({ namespace: 'default', name: 'held' });
+    expect(first.status?.observedGeneration).toBe(1);
+    await t.store.patchSpec({ namespace: 'default', name: 'held' }, { priority: 5 });
+    await t.reconcile(key);
+    const second = await t.store.get({ namespace: 'default', name: 'held' });
+    expect(second.metadata.generation).toBe(2);
+    expect(second.status?.observedGeneration).toBe(2);
+    expect(reasonOf(second.status)).toBe('Suspended');
+  });
+});

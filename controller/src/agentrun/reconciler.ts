@@ -153,7 +153,8 @@ export class AgentRunReconciler implements Reconciler {
         return this.#settle(key, run, action.removeContainer ? name : undefined, action.recordGeneration, action.ttlDueInMs);
       case 'suspend':
         this.#slots.release(key);
-        if (reasonOf(status) !== Reasons.Suspended) {
+        // Written when the reason changes, or to record a newer generation (kstatus reads it).
+        if (reasonOf(status) !== Reasons.Suspended || status?.observedGeneration !== run.metadata.generation) {
           await this.#write(run, { phase: 'Pending', reason: Reasons.Suspended, message: 'spec.suspend is true; the run starts when it is false' });
         }
         return {};
@@ -194,7 +195,7 @@ export class AgentRunReconciler implements Reconciler {
     const status = run.status;
     const created = Date.parse(run.metadata.creationTimestamp) || 0;
     if (!this.#slots.tryAcquire(key, spec.priority ?? 0, created)) {
-      if (reasonOf(status) !== Reasons.Queued) {
+      if (reasonOf(status) !== Reasons.Queued || status?.observedGeneration !== run.metadata.generation) {
         await this.#write(run, {
           phase: 'Pending',
           reason: Reasons.Queued,
