@@ -58,6 +58,7 @@ const SECRET_FLAGS: Record<string, string> = {
   '--jwt-secret': '--jwt-secret-file FILE or STROMBOLI_JWT_SECRET',
   '--api-token': '--api-token-file FILE or STROMBOLI_API_TOKENS',
   '--api-tokens': '--api-token-file FILE or STROMBOLI_API_TOKENS',
+  '--log-token': '--log-token-file FILE (a mounted Secret)',
 };
 
 /** Refuses a secret given in argv with a pointer to the safe way; never echoes the value. */

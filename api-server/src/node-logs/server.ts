@@ -9,7 +9,7 @@
 //   401 {code, message} without the token; 404 when this node knows neither the run nor a log of it.
 //
 // Like buildApp, buildNodeLogApp never listens: the entry point (cmd/kube.ts) decides where.
-import Fastify from 'fastify';
+import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -47,7 +47,8 @@ export async function buildNodeLogApp(options: NodeLogAppOptions): Promise<Fasti
   const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
   const app = Fastify({
     ...(options.logger === undefined ? { logger: false } : { loggerInstance: options.logger }),
-    disableRequestLogging: true,
+    // One line per log read is noise on a busy node; failures are logged by the route.
+    logController: new LogController({ disableRequestLogging: true }),
   }) as unknown as FastifyInstance;
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
