@@ -8,6 +8,7 @@ import { setTimeout as sleepFor } from 'node:timers/promises';
 import { createBackoff } from '../backoff.ts';
 import type { Backoff, BackoffOptions } from '../backoff.ts';
 import type { StoreEvent } from './store.ts';
+import type { LogSink } from '../logger.ts';
 
 /** The watch half of a ResourceStore. */
 export interface WatchSource<S> {
@@ -15,9 +16,7 @@ export interface WatchSource<S> {
 }
 
 /** Where a restart is reported (a pino logger fits). */
-export interface WatchLogger {
-  warn(obj: Record<string, unknown>, msg: string): void;
-}
+export type WatchLogger = Pick<LogSink, 'warn'>;
 
 /** Options of superviseWatch; every default is named. */
 export interface SupervisedWatchOptions<S> {

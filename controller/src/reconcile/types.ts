@@ -2,18 +2,10 @@
 // queueing, retries, timeouts and logging; a reconciler only reads, decides, acts and says
 // when to look again (CR:pkg/reconcile/reconcile.go is the model).
 
-/**
- * The structured logger every reconcile receives. Shaped as the subset of pino's Logger we use,
- * so a pino logger fits without this module importing pino: `log(fields, constantMessage)`.
- */
-export interface Logger {
-  debug(obj: Record<string, unknown>, msg: string): void;
-  info(obj: Record<string, unknown>, msg: string): void;
-  warn(obj: Record<string, unknown>, msg: string): void;
-  error(obj: Record<string, unknown>, msg: string): void;
-  /** A logger whose lines all carry `bindings` (pino's child()). */
-  child(bindings: Record<string, unknown>): Logger;
-}
+import type { Logger } from '../../../contract/logger.ts';
+
+/** The structured logger every reconcile receives (contract/logger.ts). */
+export type { Logger };
 
 /** What a reconciler gets for one attempt; a fresh one per reconcile. */
 export interface ReconcileContext {

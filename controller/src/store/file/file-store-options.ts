@@ -2,13 +2,10 @@
 // re-exports the public types, so callers keep importing them from there.
 
 import { resolve } from 'node:path';
+import type { LogSink } from '../../../../contract/logger.ts';
 
-/** The slice of a pino logger the store needs, so the store does not depend on pino. */
-export interface FileStoreLogger {
-  warn(obj: Record<string, unknown>, msg: string): void;
-  info(obj: Record<string, unknown>, msg: string): void;
-  debug(obj: Record<string, unknown>, msg: string): void;
-}
+/** The levels of a logger the store uses, so the store does not depend on pino. */
+export type FileStoreLogger = Pick<LogSink, 'warn' | 'info' | 'debug'>;
 
 /** Options of FileStore.open(); every field is optional and the caller's object is never changed. */
 export interface FileStoreOptions<S> {

@@ -5,14 +5,10 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { GROUP, KIND, PLURAL, VERSION } from '../../../../contract/apis/v1alpha1/index.ts';
 import type { BackoffOptions } from '../../../../contract/backoff.ts';
 import type { ParseStatus } from './kube-object.ts';
+import type { LogSink } from '../../../../contract/logger.ts';
 
-/** The slice of a pino logger the store needs (`log(fields, constantMessage)`), so it does not depend on pino. */
-export interface KubeStoreLogger {
-  debug(obj: Record<string, unknown>, msg: string): void;
-  info(obj: Record<string, unknown>, msg: string): void;
-  warn(obj: Record<string, unknown>, msg: string): void;
-  error(obj: Record<string, unknown>, msg: string): void;
-}
+/** The levels of a logger the store uses, so it does not depend on pino. */
+export type KubeStoreLogger = LogSink;
 
 /** Options of KubeStore; every field is optional and the caller's object is never changed. */
 export interface KubeStoreOptions<S> {
