@@ -9,6 +9,7 @@
 
 import { z } from 'zod';
 import { AppError, ConflictError, NotFoundError, TransientError, ValidationError, isAppError } from '../../../../contract/errors.ts';
+import { compact } from '../../../../contract/compact.ts';
 
 /** The API server's metav1.Status, as far as error mapping reads it. */
 export const KubeStatusSchema = z
@@ -84,7 +85,7 @@ export function toStoreError(err: unknown, what: string): Error {
   const reason = status?.reason;
   const serverMessage = status?.message ?? (err instanceof Error ? err.message.split('\n')[0] : String(err));
   const message = `${what}: ${serverMessage ?? 'failed'}`;
-  const details = { ...(code === undefined ? {} : { httpStatus: code }), ...(reason === undefined ? {} : { reason }) };
+  const details = { ...compact({ httpStatus: code }), ...compact({ reason }) };
   const options = { cause: err, details };
   if (code === undefined) return new AppError('UNAVAILABLE', message, options);
   if (code === 404) return new NotFoundError(message, options);

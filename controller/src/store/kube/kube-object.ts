@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { ValidationError } from '../../../../contract/errors.ts';
 import type { NewResource, ObjectMeta, Resource } from '../../../../contract/store/store.ts';
+import { compact } from '../../../../contract/compact.ts';
 
 /** client-node types timestamps as Date but hands the JSON strings through; accept both, keep RFC 3339. */
 const TimestampSchema = z.union([z.string().min(1), z.date().transform((d) => d.toISOString().replace(/\.\d{3}Z$/, 'Z'))]);
@@ -62,7 +63,7 @@ export function parseResource<S>(raw: unknown, parseStatus: ParseStatus<S>): Res
     generation: m.generation,
     resourceVersion: m.resourceVersion,
     creationTimestamp: m.creationTimestamp,
-    ...(m.deletionTimestamp === undefined ? {} : { deletionTimestamp: m.deletionTimestamp }),
+    ...compact({ deletionTimestamp: m.deletionTimestamp }),
     ...(m.finalizers === undefined || m.finalizers.length === 0 ? {} : { finalizers: [...m.finalizers] }),
     ...(m.labels === undefined ? {} : { labels: { ...m.labels } }),
     ...(m.annotations === undefined ? {} : { annotations: { ...m.annotations } }),
@@ -80,7 +81,7 @@ export function toCreateBody(object: NewResource, namespace: string): Record<str
     kind: object.kind,
     metadata: {
       namespace,
-      ...(name === undefined ? {} : { name }),
+      ...compact({ name }),
       ...(name === undefined && generateName !== undefined ? { generateName } : {}),
       ...(labels === undefined ? {} : { labels: { ...labels } }),
       ...(annotations === undefined ? {} : { annotations: { ...annotations } }),
