@@ -178,6 +178,19 @@ describe('the Stromboli facade over the Kubernetes API', () => {
     expect(followed.out).toBe(logs.out);
   });
 
+  it('applies, cancels and deletes a run with the stromboli client through the facade', async () => {
+    const name = uniqueName('cli');
+    const file = join(scratchDir(bed, 'facade-cli'), 'run.yaml');
+    await writeFile(file, `apiVersion: stromboli.dev/v1alpha1\nkind: AgentRun\nmetadata: {name: ${name}}\nspec:\n  prompt: "[fake:sleep=300] hold on"\n  podman: {image: ${FAKE_IMAGE}}\n`);
+    const applied = await cli(['apply', '-f', file]);
+    expect(applied.out).toBe(`agentrun.stromboli.dev/${name} created\n`);
+    await expect.poll(async () => (await agentRun(name))?.status?.phase, { timeout: 60_000, interval: 300 }).toBe('Running');
+    expect((await cli(['cancel', name])).error).toBeUndefined();
+    await expect.poll(async () => (await agentRun(name))?.status?.phase, { timeout: 60_000, interval: 300 }).toBe('Cancelled');
+    expect((await cli(['delete', name])).out).toBe(`agentrun.stromboli.dev/${name} deleted\n`);
+    await expect.poll(async () => agentRun(name), { timeout: 60_000, interval: 300 }).toBeUndefined();
+  });
+
   it('lists the sessions the namespace\'s runs name, and says that transcripts live on the nodes (503)', async () => {
     const job = (await (await api(`/jobs/${asyncJob}`)).json()) as Job;
     const sessions = (await (await api('/sessions')).json()) as { sessions: Array<{ id: string; title: string }> };
