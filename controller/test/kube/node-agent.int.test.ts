@@ -123,4 +123,12 @@ describe('a node agent over the Kubernetes API', () => {
     expect(await containersOfRun(uid)).toEqual([]);
     expect((await kubectl(bed, ['get', 'agentrun', name, '-n', namespace])).exitCode).not.toBe(0);
   });
+
+  it('deletes a finished run once its ttlSecondsAfterFinished has passed', async () => {
+    const name = uniqueName('ttl');
+    const manifest = `apiVersion: stromboli.dev/v1alpha1\nkind: AgentRun\nmetadata: {name: ${name}}\nspec:\n  prompt: short-lived\n  ttlSecondsAfterFinished: 2\n  podman: {image: localhost/stromboli/fake-claude:latest}\n`;
+    expect((await kubectl(bed, ['apply', '-n', namespace, '-f', '-'], manifest)).exitCode).toBe(0);
+    await expect.poll(async () => (await statusOf(name))?.phase, { timeout: 60_000, interval: 300 }).toBe('Succeeded');
+    await expect.poll(async () => (await kubectl(bed, ['get', 'agentrun', name, '-n', namespace])).exitCode, { timeout: 60_000, interval: 500 }).not.toBe(0);
+  });
 });
