@@ -1,13 +1,14 @@
 // The facade's LogReader over the state directory: replays an attempt's persisted transcript and,
 // when asked to follow, keeps reading while the run is not finished. What the embedded server's
-// streams and `stromboli logs -f` read.
+// streams and `stromboli logs -f` read. conmon's k8s file (the REST path) or the follower's jsonl
+// (the CLI path), numbered alike, scrubbed either way.
 import type { AgentRunStatus } from '../../../contract/apis/v1alpha1/index.ts';
 import { isTerminalPhase } from '../../../contract/apis/v1alpha1/index.ts';
 import type { LogReader, StoredRun } from '../../../contract/ports.ts';
 import type { ResourceStore } from '../../../contract/store/store.ts';
 import { refOf } from '../../../contract/store/store.ts';
 import type { LogStore } from './log-store.ts';
-import { tailLines } from './log-tail.ts';
+import { tailTranscript } from './log-tail.ts';
 import { compact } from '../../../contract/compact.ts';
 
 /** Lines of the attempt's log; with follow, until the run is finished, replaced, or on to a later attempt. */
@@ -28,7 +29,8 @@ export function fileLogReader(store: Pick<ResourceStore<AgentRunStatus>, 'get'>,
           return false;
         }
       };
-      return tailLines(logs.stdoutPath(identity, attempt), { follow, signal: options.signal, ...compact({ fromLine: options.fromLine }) });
+      const paths = { k8s: logs.k8sPath(identity, attempt), jsonl: logs.stdoutPath(identity, attempt) };
+      return tailTranscript(paths, { follow, signal: options.signal, ...compact({ fromLine: options.fromLine }) });
     },
   };
 }
