@@ -8,6 +8,7 @@
 import { createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat, truncate, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { scrub } from '../../../contract/redact.ts';
 import { parseK8sLog } from './k8s-log.ts';
 import type { K8sStream } from './k8s-log.ts';
 import type { RunIdentity } from './names.ts';
@@ -46,6 +47,20 @@ export class LogStore {
   async readK8s(run: RunIdentity, attempt: number): Promise<Record<K8sStream, string[]> | undefined> {
     const text = await readFile(this.k8sPath(run, attempt), 'utf8').catch(() => undefined);
     return text === undefined ? undefined : parseK8sLog(text);
+  }
+
+  /**
+   * Once the attempt ended (conmon writes no more): rewrites the k8s file with known secret
+   * values replaced, when it holds any, so no finished attempt keeps one on disk.
+   */
+  async scrubK8s(run: RunIdentity, attempt: number): Promise<void> {
+    const path = this.k8sPath(run, attempt);
+    const raw = await readFile(path, 'utf8').catch(() => undefined);
+    if (raw === undefined) return;
+    const clean = scrub(raw);
+    if (clean === raw) return;
+    await writeFile(`${path}.tmp`, clean, { mode: 0o600 });
+    await rename(`${path}.tmp`, path);
   }
 
   /**

@@ -92,6 +92,8 @@ describe('PodmanAgentRunner over the REST API', () => {
     expect(record.summary.result?.result).toBe('ok');
     expect(record.summary.sessionId).toBe('s');
     expect(record.stderrTail).toBe('leaked ***');
+    // No finished attempt keeps a known secret on disk, not even in conmon's raw file.
+    expect(await readFile(logs.k8sPath(run, 1), 'utf8')).not.toContain(secret);
     // The jsonl named by status.logRef is exported, and replays read the same lines.
     expect((await readFile(runner.logPath(run, 1), 'utf8')).split('\n').filter(Boolean)).toHaveLength(2);
     const replay: string[] = [];

@@ -252,6 +252,7 @@ export class PodmanAgentRunner implements AgentRunner {
     if (k8s !== undefined) {
       const stderr = tail(k8s.stderr.join('\n'), STDERR_TAIL_BYTES);
       await this.#o.logs.exportTranscript(run, attempt, k8s.stdout, stderr);
+      await this.#o.logs.scrubK8s(run, attempt);
       return { summary: summarizeTranscript(k8s.stdout.join('\n')), stderrTail: stderr, logPath: this.logPath(run, attempt) };
     }
     const text = await this.#o.logs.read(run, attempt);
