@@ -25,6 +25,12 @@ export const ServeConfigSchema = z.object({
   containersConf: z.string().min(1).optional(),
   /** Image of runs that name none. Default localhost/stromboli/agent:latest. */
   image: z.string().min(1).default(DEFAULT_AGENT_IMAGE),
+  /**
+   * Talk to podman through the node agent's own `podman system service` (the libpod REST API on
+   * <stateDir>/podman.sock) instead of one CLI process per call. Default 'on'; where the service
+   * cannot start, the agent falls back to the CLI and logs why once.
+   */
+  podmanApi: z.enum(['on', 'off']).default('on'),
   /** podman --network of agent containers. Default: podman's default network. */
   containerNetwork: z.string().min(1).optional(),
   /** ANTHROPIC_BASE_URL given to agent containers (gateways, proxies, test fakes). Default: the CLI's own. */

@@ -15,6 +15,8 @@ import { seedSlots } from '../controller/src/agentrun/startup.ts';
 import { ExecaExecutor } from '../controller/src/exec/execa-executor.ts';
 import type { RootLogger } from '../controller/src/log.ts';
 import { PodmanClient } from '../controller/src/podman/client.ts';
+import { startPodmanApi } from '../controller/src/podman/podman-api.ts';
+import type { PodmanApi } from '../controller/src/podman/podman-api.ts';
 import { runController } from '../controller/src/reconcile/controller.ts';
 import type { ControllerHandle } from '../controller/src/reconcile/controller.ts';
 import { credentialSecretNames, syncCredentialSecrets } from '../controller/src/runner/credentials.ts';
@@ -34,6 +36,7 @@ export type NodeAgentConfig = Pick<
   | 'maxConcurrentRuns'
   | 'allowedVolumes'
   | 'containersConf'
+  | 'podmanApi'
   | 'image'
   | 'containerNetwork'
   | 'anthropicBaseUrl'
@@ -76,7 +79,7 @@ export interface NodeAgent {
   credentials: readonly CredentialSecret[];
   /** Names of this agent's credential secrets (never listed or removed through the API). */
   reservedSecrets: string[];
-  /** Stops the loop and the janitor; containers keep running for the next start to adopt. */
+  /** Stops the loop, the janitor and the podman service; containers keep running for the next start to adopt. */
   close(): Promise<void>;
 }
 
@@ -84,12 +87,28 @@ export interface NodeAgent {
 export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAgent> {
   const { store, config, stateDir, owner, env, log } = options;
   const executor = new ExecaExecutor();
-  const podman = new PodmanClient({ executor, ...(config.containersConf === undefined ? {} : { env: { CONTAINERS_CONF: resolve(config.containersConf) } }) });
+  const podmanEnv = config.containersConf === undefined ? undefined : { CONTAINERS_CONF: resolve(config.containersConf) };
+  const podman = new PodmanClient({ executor, ...compact({ env: podmanEnv }) });
   const logs = new LogStore({ root: join(stateDir, 'logs') });
   const sessions = new SessionDirs({ root: join(stateDir, 'sessions') });
   // The loop starts last; the slots and the runner wake runs through it once it exists.
   const loop: { controller?: ControllerHandle } = {};
   const slots = new Slots({ limit: config.maxConcurrentRuns, wake: (keys) => keys.forEach((k) => loop.controller?.enqueue(k)) });
+  // The runner and the event stream call each other through `wire` (both exist only after this).
+  const wire: { runner?: PodmanAgentRunner } = {};
+  // The service starts while the credentials are synced (both take a few hundred ms).
+  const apiStarting =
+    config.podmanApi === 'on'
+      ? startPodmanApi({
+          executor,
+          socketPath: join(stateDir, 'podman.sock'),
+          owner,
+          ...compact({ env: podmanEnv }),
+          log: log.child({ component: 'podman-service' }),
+          onDied: (event) => wire.runner?.containerDied(event),
+          onResumed: () => wire.runner?.eventsResumed(),
+        })
+      : undefined;
   const credentials = await syncCredentialSecrets(podman, {
     owner,
     env,
@@ -98,11 +117,16 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
   if (credentials.kinds.length === 0) {
     log.warn({}, 'no claude credentials configured: set ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN, or pass --claude-credentials-file');
   }
-  if (!(await podman.imageExists(config.image))) {
+  let api: PodmanApi | undefined;
+  const apiStarted = await apiStarting;
+  if (apiStarted?.ok === true) api = apiStarted.api;
+  else if (apiStarted?.ok === false) log.warn({ reason: apiStarted.reason }, 'podman service unavailable: every podman call goes through the CLI');
+  if (!(await (api?.client ?? podman).imageExists(config.image))) {
     log.warn({ image: config.image }, "default agent image missing: build it with 'stromboli images build' (runs that name no image fail ImageNotFound until then)");
   }
   const runner = new PodmanAgentRunner({
     podman,
+    ...compact({ api: api?.client }),
     logs,
     sessions,
     owner,
@@ -114,13 +138,20 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     log: log.child({ component: 'runner' }),
     onOutputEnd: (run) => loop.controller?.enqueue(keyOf(run)),
   });
+  wire.runner = runner;
   const known = new KnownContainers();
   await seedSlots(store, runner, slots, log, known);
   const logRetentionMs = config.logRetentionSeconds * 1000;
   const reconciler = new AgentRunReconciler({
     containers: known,
     store,
-    runner: withLogRefs(runner, options.logRef), slots, pollMs: config.pollMs, retryDelayMs: config.retryDelayMs, logRetentionMs, ...compact({ node: options.node, events: options.events, prompts: options.prompts }) });
+    runner: withLogRefs(runner, options.logRef),
+    slots,
+    pollMs: config.pollMs,
+    retryDelayMs: config.retryDelayMs,
+    logRetentionMs,
+    ...compact({ node: options.node, events: options.events, prompts: options.prompts }),
+  });
   const controller = runController({ store, reconciler, log: log.child({ component: 'controller' }), concurrency: workersFor(config), resyncMs: config.resyncMs });
   loop.controller = controller;
   const janitor = new Janitor({ store, logs, log, retentionMs: logRetentionMs });
@@ -128,6 +159,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     await janitor.start();
   } catch (err) {
     await controller.stop();
+    await api?.close();
     throw err;
   }
   return {
@@ -140,6 +172,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     async close() {
       janitor.stop();
       await controller.stop();
+      await api?.close();
     },
   };
 }

@@ -28,6 +28,7 @@ export const SERVE_FLAGS: readonly ServeFlag[] = [
   { flag: 'allowed-volume', key: 'allowedVolumes', kind: 'list', value: 'PATH', note: 'repeatable' },
   { flag: 'containers-conf', key: 'containersConf', kind: 'string', value: 'FILE' },
   { flag: 'image', key: 'image', kind: 'string', value: 'REF' },
+  { flag: 'podman-api', key: 'podmanApi', kind: 'on-off', note: '--no-podman-api: every podman call through the CLI; default: on, the CLI when the service cannot start' },
   { flag: 'container-network', key: 'containerNetwork', kind: 'string', value: 'MODE' },
   { flag: 'anthropic-base-url', key: 'anthropicBaseUrl', kind: 'string', value: 'URL' },
   { flag: 'container-env', key: 'containerEnv', kind: 'env-pairs', value: 'KEY=VALUE', note: 'repeatable' },

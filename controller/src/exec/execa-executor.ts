@@ -68,7 +68,7 @@ export class ExecaExecutor implements Executor {
     // Created now, not on first next(): the listener is attached at once, so no early line is lost.
     const iterator = subprocess.iterable()[Symbol.asyncIterator]();
     const done = subprocess.then((outcome) => toExecResult({ ...outcome, stderr: stderr.text() }, file));
-    return { lines: iterateLines(iterator, () => subprocess.kill()), done };
+    return { lines: iterateLines(iterator, () => subprocess.kill()), done, pid: subprocess.pid };
   }
 
   #baseOptions(options: ExecOptions) {

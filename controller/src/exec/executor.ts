@@ -31,6 +31,8 @@ export interface StreamHandle {
   lines: AsyncIterable<string>;
   /** Resolves when the process ends (never rejects for a non-zero exit). */
   done: Promise<ExecResult>;
+  /** The process id, when a real process was started (not in fakes); for operators and tests. */
+  pid?: number | undefined;
 }
 
 /** Runs commands. Never throws for a non-zero exit: callers decide from ExecResult. */

@@ -153,7 +153,8 @@ export const ContainerPsEntrySchema = z
     ExitCode: z.number().int(),
     StartedAt: z.number().optional(),
     ExitedAt: z.number().optional(),
-    Created: z.number(),
+    // The CLI prints seconds; the REST API (the same list) an RFC 3339 time.
+    Created: z.union([z.number(), z.string()]),
     Labels: LabelsSchema,
   })
   .transform((raw): ContainerSummary => {
@@ -173,7 +174,7 @@ export const ContainerPsEntrySchema = z
     };
   });
 
-/** The whole output of `podman ps --all --format json` (podman prints [] when nothing matches). */
+/** The whole output of `podman ps --all --format json` or of `GET /libpod/containers/json` (podman prints [] when nothing matches). */
 export const ContainerPsListSchema = z
   .array(ContainerPsEntrySchema)
   .nullable()

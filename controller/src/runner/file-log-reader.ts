@@ -1,7 +1,8 @@
 // The facade's LogReader over the state directory: replays an attempt's persisted transcript and,
 // when asked to follow, keeps reading while the run is not finished. What the embedded server's
 // streams and `stromboli logs -f` read, and what a node agent's log endpoint serves to a facade
-// in Kubernetes mode (attemptLogSource).
+// in Kubernetes mode (attemptLogSource). conmon's k8s file (the REST path) or the follower's
+// jsonl (the CLI path), numbered alike, scrubbed either way.
 import { stat } from 'node:fs/promises';
 import type { AgentRunStatus } from '../../../contract/apis/v1alpha1/index.ts';
 import { isTerminalPhase } from '../../../contract/apis/v1alpha1/index.ts';
@@ -9,7 +10,7 @@ import { isAppError } from '../../../contract/errors.ts';
 import type { LogReader, StoredRun } from '../../../contract/ports.ts';
 import type { ResourceStore } from '../../../contract/store/store.ts';
 import type { LogStore } from './log-store.ts';
-import { tailLines } from './log-tail.ts';
+import { tailTranscript } from './log-tail.ts';
 import type { RunIdentity } from './names.ts';
 import { compact } from '../../../contract/compact.ts';
 
@@ -38,7 +39,8 @@ async function stillWriting(store: RunGetter, run: RunIdentity, attempt: number)
 
 function attemptLines(store: RunGetter, logs: LogStore, run: RunIdentity, attempt: number, options: AttemptReadOptions): AsyncGenerator<string> {
   const follow = async (): Promise<boolean> => options.follow && (await stillWriting(store, run, attempt));
-  return tailLines(logs.stdoutPath(run, attempt), { follow, signal: options.signal, ...compact({ fromLine: options.fromLine }) });
+  const paths = { k8s: logs.k8sPath(run, attempt), jsonl: logs.stdoutPath(run, attempt) };
+  return tailTranscript(paths, { follow, signal: options.signal, ...compact({ fromLine: options.fromLine }) });
 }
 
 /** Lines of the attempt's log; with follow, until the run is finished, replaced, or on to a later attempt. */
@@ -62,7 +64,8 @@ export interface AttemptLogSource {
 export function attemptLogSource(store: RunGetter, logs: LogStore): AttemptLogSource {
   return {
     async open(run, attempt, options) {
-      const hasLog = await stat(logs.stdoutPath(run, attempt)).then(() => true, () => false);
+      const exists = (path: string): Promise<boolean> => stat(path).then(() => true, () => false);
+      const hasLog = (await exists(logs.stdoutPath(run, attempt))) || (await exists(logs.k8sPath(run, attempt)));
       if (!hasLog) {
         let known = false;
         try {

@@ -1,9 +1,16 @@
 // Where attempts' output is persisted: <stateDir>/logs/<namespace>/<name>/<uid>/attempt-<n>.jsonl
-// (stdout, Claude's stream-json) and attempt-<n>.stderr. Appends survive a controller restart:
-// a re-attached follower skips the lines already written.
+// (stdout, Claude's stream-json) and attempt-<n>.stderr. Two writers:
+//   - the REST path: conmon writes both streams to attempt-<n>.k8s.log as the container prints
+//     (k8s-file records); when the attempt ends the runner exports stdout to attempt-<n>.jsonl;
+//   - the CLI path: a `podman logs -f` follower appends scrubbed lines to attempt-<n>.jsonl.
+//     Appends survive a controller restart: a re-attached follower skips the lines already written.
+// Readers prefer the k8s file when there is one (it is complete and scrubbed at read time).
 import { createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rm, rmdir, stat, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat, truncate, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { scrub } from '../../../contract/redact.ts';
+import { parseK8sLog } from './k8s-log.ts';
+import type { K8sStream } from './k8s-log.ts';
 import type { RunIdentity } from './names.ts';
 
 export class LogStore {
@@ -19,6 +26,55 @@ export class LogStore {
 
   stdoutPath(run: RunIdentity, attempt: number): string {
     return join(this.runDir(run), `attempt-${attempt}.jsonl`);
+  }
+
+  /** Where conmon writes the attempt's output on the REST path (k8s-file format). */
+  k8sPath(run: RunIdentity, attempt: number): string {
+    return join(this.runDir(run), `attempt-${attempt}.k8s.log`);
+  }
+
+  /** Creates the attempt's directory (conmon does not create parents of its log path). */
+  async ensureRunDir(run: RunIdentity): Promise<void> {
+    await mkdir(this.runDir(run), { recursive: true, mode: 0o700 });
+  }
+
+  /** Whether conmon keeps this attempt's output (the REST path), as opposed to a follower. */
+  async hasK8sLog(run: RunIdentity, attempt: number): Promise<boolean> {
+    return (await stat(this.k8sPath(run, attempt)).catch(() => undefined)) !== undefined;
+  }
+
+  /** The k8s file's logical lines by stream, scrubbed; undefined when the attempt has none. */
+  async readK8s(run: RunIdentity, attempt: number): Promise<Record<K8sStream, string[]> | undefined> {
+    const text = await readFile(this.k8sPath(run, attempt), 'utf8').catch(() => undefined);
+    return text === undefined ? undefined : parseK8sLog(text);
+  }
+
+  /**
+   * Once the attempt ended (conmon writes no more): rewrites the k8s file with known secret
+   * values replaced, when it holds any, so no finished attempt keeps one on disk.
+   */
+  async scrubK8s(run: RunIdentity, attempt: number): Promise<void> {
+    const path = this.k8sPath(run, attempt);
+    const raw = await readFile(path, 'utf8').catch(() => undefined);
+    if (raw === undefined) return;
+    const clean = scrub(raw);
+    if (clean === raw) return;
+    await writeFile(`${path}.tmp`, clean, { mode: 0o600 });
+    await rename(`${path}.tmp`, path);
+  }
+
+  /**
+   * Writes the finished attempt's stdout as attempt-<n>.jsonl (what status.logRef names) and its
+   * stderr tail: the REST path's export of the k8s file. Atomic (temp file, rename); not fsynced,
+   * since the k8s file stays the source readers prefer.
+   */
+  async exportTranscript(run: RunIdentity, attempt: number, stdoutLines: readonly string[], stderrTail: string): Promise<void> {
+    const path = this.stdoutPath(run, attempt);
+    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    const temp = `${path}.tmp`;
+    await writeFile(temp, stdoutLines.map((l) => `${l}\n`).join(''), { mode: 0o600 });
+    await rename(temp, path);
+    await writeFile(this.stderrPath(run, attempt), stderrTail, { mode: 0o600 });
   }
 
   stderrPath(run: RunIdentity, attempt: number): string {
@@ -60,7 +116,10 @@ export class LogStore {
     await writeFile(path, text, { mode: 0o600 });
   }
 
+  /** The attempt's stdout transcript (from the k8s file when there is one). */
   async read(run: RunIdentity, attempt: number): Promise<string> {
+    const k8s = await this.readK8s(run, attempt);
+    if (k8s !== undefined) return k8s.stdout.map((l) => `${l}\n`).join('');
     return readFile(this.stdoutPath(run, attempt), 'utf8').catch(() => '');
   }
 

@@ -124,6 +124,7 @@ describe('PodmanAgentRunner.start', () => {
     executor.onStream({ prefix: ['podman', 'logs'] }, { lines: [] });
     await expect(runner.start(request({ prompt: 'x' }))).resolves.toBeUndefined();
     expect(executor.calls.some((c) => c.argv[1] === 'rm')).toBe(false);
+    await runner.collect(run, 1, 'stromboli-demo-abc'); // the follower's writes end before the temp dir goes
   });
 
   it('fails ImageNotFound, naming the build command, when the image is not local', async () => {

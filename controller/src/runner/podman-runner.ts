@@ -1,23 +1,31 @@
-// AgentRunner over podman: one prepare step turns a StartRequest into a PodmanRunSpec (safe
-// defaults, allowlisted volumes, the session HOME, secrets by name only), then the podman client
-// runs it detached. Output is persisted by one log follower per container.
-import { TerminalError } from '../../../contract/errors.ts';
+// AgentRunner over podman: prepare turns a StartRequest into a PodmanRunSpec (run-spec.ts), then
+// the container starts one of two ways (container-launch.ts): over the libpod REST API when the
+// node agent's podman service is up (conmon writes the output to the attempt's k8s file, one
+// event stream for the agent tells when containers end), else with the podman CLI (one `podman
+// logs -f` follower per container persists the output). Which one an attempt used is read from
+// its files, so a controller restarted into the other mode still adopts and collects it.
 import { scrub } from '../../../contract/redact.ts';
-import { CommandError } from '../exec/command-error.ts';
-import { Reasons } from '../../../contract/apis/v1alpha1/index.ts';
-import { buildClaudeArgs, claudeEnv } from '../claude/args.ts';
-import { DEFAULT_PIDS_LIMIT, DEFAULT_USER, buildPodmanRunArgs } from '../podman/args.ts';
+import { DEFAULT_PIDS_LIMIT, DEFAULT_USER } from '../podman/args.ts';
 import type { PodmanRunSpec } from '../podman/args.ts';
+import type { PodmanApiClient } from '../podman/api-client.ts';
 import type { PodmanClient } from '../podman/client.ts';
+import type { DiedEvent } from '../podman/container-events.ts';
 import type { Logger } from '../reconcile/types.ts';
-import { validateImage, validateVolumes, validateWorkdir } from './workspace.ts';
+import { imageNotFound, launchViaApi, launchViaCli } from './container-launch.ts';
 import type { LogStore } from './log-store.ts';
-import { Labels, containerLabels } from './names.ts';
+import { Labels } from './names.ts';
 import type { RunIdentity } from './names.ts';
+import { prepareRunSpec } from './run-spec.ts';
+import type { CredentialSecret } from './run-spec.ts';
 import type { SessionDirs } from './session.ts';
 import { summarizeTranscript } from './stream-json.ts';
 import type { AgentRunner, AttemptRecord, ManagedContainer, ObservedContainer, StartRequest } from './types.ts';
 import { compact } from '../../../contract/compact.ts';
+import { Reasons } from '../../../contract/apis/v1alpha1/index.ts';
+import { TerminalError } from '../../../contract/errors.ts';
+
+export { CONTAINER_HOME, IMAGE_WORKDIR } from './run-spec.ts';
+export type { CredentialSecret } from './run-spec.ts';
 
 /** The image of runs that name none: the agent image `stromboli images build` makes. */
 export const DEFAULT_AGENT_IMAGE = 'localhost/stromboli/agent:latest';
@@ -28,28 +36,12 @@ export const DEFAULT_CPUS = '1';
 /** Seconds podman waits past the deadline before it kills (its --timeout is deadline + this). */
 export const DEFAULT_DEADLINE_GRACE_SECONDS = 30;
 
-/** The container HOME, where the session directory is mounted (as Stromboli does). */
-export const CONTAINER_HOME = '/home/user';
-
-/** The working directory the agent images create (WORKDIR). */
-export const IMAGE_WORKDIR = '/workspace';
-
-/** Whether `path` is one of `roots` or below one (podman only enters existing directories). */
-function isProvided(path: string, roots: readonly string[]): boolean {
-  return roots.some((root) => path === root || path.startsWith(root.endsWith('/') ? root : `${root}/`));
-}
-
-/** A podman secret given to every container as an environment variable (credentials). */
-export interface CredentialSecret {
-  secret: string;
-  /** An environment variable name (type env) or an absolute container path (type mount). */
-  target: string;
-  /** Default 'env'. */
-  type?: 'env' | 'mount';
-}
-
+/** Everything the runner needs, passed once; never mutated. */
 export interface PodmanAgentRunnerOptions {
+  /** The CLI client: the fallback path, and `podman logs -f` for containers conmon does not log for us. */
   podman: PodmanClient;
+  /** The REST client over the node agent's podman service; default none (every call through the CLI). */
+  api?: PodmanApiClient;
   logs: LogStore;
   sessions: SessionDirs;
   /** Value of the owner label, so several controllers on one podman never touch each other's containers. */
@@ -82,15 +74,21 @@ export interface PodmanAgentRunnerOptions {
 }
 
 interface Follower {
-  done: Promise<string>;
+  /** The CLI follower's stderr tail; undefined when conmon keeps the output (nothing to follow). */
+  done: Promise<string | undefined>;
 }
 
 /** How much stderr an attempt keeps in its record. */
 const STDERR_TAIL_BYTES = 4096;
 
+type Optional = 'network' | 'log' | 'onOutputEnd' | 'api';
+
+/** Why: the real AgentRunner, the only code that starts agent containers. */
 export class PodmanAgentRunner implements AgentRunner {
-  readonly #o: Required<Omit<PodmanAgentRunnerOptions, 'network' | 'log' | 'onOutputEnd'>> & Pick<PodmanAgentRunnerOptions, 'network' | 'log' | 'onOutputEnd'>;
+  readonly #o: Required<Omit<PodmanAgentRunnerOptions, Optional>> & Pick<PodmanAgentRunnerOptions, Optional>;
   readonly #followers = new Map<string, Follower>();
+  /** Containers whose end we expect to hear of from the event stream, by name. */
+  readonly #watched = new Map<string, RunIdentity>();
 
   constructor(options: PodmanAgentRunnerOptions) {
     this.#o = {
@@ -108,63 +106,21 @@ export class PodmanAgentRunner implements AgentRunner {
     };
   }
 
-  /** The argv-ready spec for a request: pure apart from validating volumes against the real filesystem. */
-  async prepare(request: StartRequest, sessionPath: string): Promise<PodmanRunSpec> {
-    const { spec } = request;
-    const volumes = await validateVolumes(spec.podman?.volumes ?? [], { allowedPaths: this.#o.allowedVolumes });
-    const workdir = validateWorkdir(spec.workdir);
-    if (workdir !== undefined && workdir !== IMAGE_WORKDIR && !isProvided(workdir, [CONTAINER_HOME, ...volumes.map((v) => v.target)])) {
-      throw new TerminalError(
-        Reasons.InvalidWorkdir,
-        `workdir validation failed: ${workdir} must be ${IMAGE_WORKDIR} itself, or inside ${CONTAINER_HOME} or a mounted volume (podman cannot create a missing directory)`,
-      );
-    }
-    const image = validateImage(spec.podman?.image ?? this.#o.defaultImage, this.#o.allowedImages);
-    const options = spec.claude ?? {};
-    if (options.inputFormat === 'stream-json' || options.replayUserMessages === true) {
-      throw new TerminalError(Reasons.InvalidSpec, 'claude.inputFormat stream-json and replayUserMessages need a prompt on stdin; an AgentRun passes its prompt as an argument');
-    }
-    const fork = request.forkFrom !== undefined;
-    const command = buildClaudeArgs({
-      prompt: spec.prompt,
-      // A fork resumes the session it branches from and names the new one.
-      sessionId: fork ? request.forkFrom : request.sessionId,
-      resume: fork || request.resume,
-      ...(fork ? { forkSessionId: request.sessionId } : {}),
-      ...(spec.session?.continue === true ? { continue: true } : {}),
-      ...(fork || spec.session?.fork === true ? { fork: true } : {}),
-      options,
-      streamJson: true,
-    });
-    const secrets = [
-      ...this.#o.credentials.map((c) => ({ name: c.secret, target: c.target, ...(c.type === 'mount' ? { type: 'mount' as const } : {}) })),
-      ...Object.entries(spec.podman?.secretsEnv ?? {}).map(([target, name]) => ({ name, target })),
-    ];
-    return {
-      name: request.containerName,
-      image,
-      command,
-      labels: containerLabels(request.run, request.attempt, request.sessionId, this.#o.owner),
-      env: { ...this.#o.env, ...claudeEnv(options), HOME: CONTAINER_HOME },
-      secrets,
-      mounts: [{ source: sessionPath, target: CONTAINER_HOME }, ...volumes],
-      user: this.#o.user,
-      ...compact({ workdir }),
-      memory: spec.podman?.memory ?? this.#o.defaultMemory,
-      cpus: spec.podman?.cpus ?? this.#o.defaultCpus,
-      ...(spec.podman?.cpuShares === undefined ? {} : { cpuShares: spec.podman.cpuShares }),
-      pidsLimit: this.#o.pidsLimit,
-      ...(this.#o.network === undefined ? {} : { network: this.#o.network }),
-      timeoutSeconds: request.deadlineSeconds + this.#o.deadlineGraceSeconds,
-      detach: true,
-    };
+  /** The container spec for a request (run-spec.ts): pure apart from validating volumes against the real filesystem. */
+  prepare(request: StartRequest, sessionPath: string): Promise<PodmanRunSpec> {
+    return prepareRunSpec(this.#o, request, sessionPath);
+  }
+
+  /** What inspect, stop, remove and the lookups go through: the REST client when there is one. */
+  get #engine(): Pick<PodmanClient, 'inspect' | 'stop' | 'remove' | 'listByLabel' | 'imageExists' | 'secretExists'> {
+    return this.#o.api ?? this.#o.podman;
   }
 
   /**
    * The reconciler calls this only after it saw no container of this name, and reconciles of one
-   * run never overlap, so there is no second look before `podman run` (one podman call saved on
-   * every start). A run that fails anyway is looked at once: a container that never started is
-   * removed, one that runs (a race with another process) is left to be adopted.
+   * run never overlap, so there is no second look before the start (one podman call saved on
+   * every start). A start that fails anyway is looked at once: a container that never started is
+   * removed, one that runs (a race with another process) is adopted.
    */
   async start(request: StartRequest): Promise<void> {
     // A retried attempt whose first attempt already wrote the session (a fork included) resumes
@@ -176,15 +132,9 @@ export class PodmanAgentRunner implements AgentRunner {
     }
     // Validate everything first: a refused spec leaves nothing behind, not even a session directory.
     const spec = await this.prepare(effective, this.#o.sessions.pathOf(request.sessionId));
-    if (!(await this.#o.podman.imageExists(spec.image))) {
-      throw new TerminalError(
-        Reasons.ImageNotFound,
-        `image ${spec.image} is not present in local storage; build it with 'stromboli images build' (no registry is pulled from)`,
-        { code: 'IMAGE_NOT_FOUND' },
-      );
-    }
+    if (!(await this.#engine.imageExists(spec.image))) throw imageNotFound(spec.image);
     for (const [target, secret] of Object.entries(request.spec.podman?.secretsEnv ?? {})) {
-      if (!(await this.#o.podman.secretExists(secret))) {
+      if (!(await this.#engine.secretExists(secret))) {
         throw new TerminalError(Reasons.SecretNotFound, `podman secret ${secret} (podman.secretsEnv.${target}) does not exist; create it with 'podman secret create' or POST /secrets`);
       }
     }
@@ -192,39 +142,21 @@ export class PodmanAgentRunner implements AgentRunner {
       throw new TerminalError(Reasons.InvalidSpec, `session ${effective.forkFrom} does not exist here; it cannot be forked`);
     }
     await this.#o.sessions.ensure(request.sessionId);
-    let args: string[];
-    try {
-      args = buildPodmanRunArgs(spec);
-    } catch (err) {
-      // The builder refuses what would change the argv's meaning (a user secret shadowing a
-      // controller variable, a value starting with '-'): retrying cannot fix that.
-      if (err instanceof RangeError) throw new TerminalError(Reasons.InvalidSpec, `invalid container spec: ${err.message}`, { cause: err });
-      throw err;
+    const { run, attempt, containerName } = request;
+    let outcome;
+    if (this.#o.api === undefined) {
+      outcome = await launchViaCli(this.#o.podman, spec);
+    } else {
+      await this.#o.logs.ensureRunDir(run);
+      outcome = await launchViaApi(this.#o.api, spec, this.#o.logs.k8sPath(run, attempt));
+      if (outcome === 'started') this.#conmonLogged(run, containerName);
     }
-    try {
-      await this.#o.podman.run(args);
-    } catch (err) {
-      // A failed `podman run -d` can leave the container behind in state `created`; the next
-      // attempt must not adopt a container that never ran.
-      const left = await this.#o.podman.inspect(request.containerName).catch(() => undefined);
-      if (left?.running === true) {
-        this.#o.log?.info({ container: request.containerName }, 'adopting existing container');
-        this.follow(request.run, request.attempt, request.containerName);
-        return;
-      }
-      if (left !== undefined) await this.#o.podman.remove(request.containerName, { force: true }).catch(() => undefined);
-      // podman's documented exit codes 126/127: the container's command cannot be invoked or
-      // found (podman itself ran, the client checked). Starting again would fail the same way.
-      if (err instanceof CommandError && (err.exitCode === 126 || err.exitCode === 127)) {
-        throw new TerminalError(Reasons.StartFailed, `the container could not start its command (podman exit ${err.exitCode}): ${err.stderrTail.trim().split('\n').pop() ?? ''}`, { cause: err });
-      }
-      throw err;
-    }
-    this.follow(request.run, request.attempt, request.containerName);
+    if (outcome === 'adopted') this.#o.log?.info({ container: containerName }, 'adopting existing container');
+    this.follow(run, attempt, containerName);
   }
 
   async inspect(containerName: string): Promise<ObservedContainer | undefined> {
-    const state = await this.#o.podman.inspect(containerName);
+    const state = await this.#engine.inspect(containerName);
     if (state === undefined) return undefined;
     // `created` but not running: podman made it but never started it (a failed start, or a
     // controller killed between create and start). It will never run: treat it as ended.
@@ -240,17 +172,48 @@ export class PodmanAgentRunner implements AgentRunner {
     };
   }
 
+  /**
+   * Makes sure the container's end is noticed and its output kept: nothing to do when conmon
+   * writes the attempt's k8s file (the event stream wakes the run); else a `podman logs -f`
+   * follower, as on the CLI path.
+   */
   follow(run: RunIdentity, attempt: number, containerName: string): void {
     if (this.#followers.has(containerName)) return;
-    const follower: Follower = { done: this.#persist(run, attempt, containerName) };
+    const follower: Follower = {
+      done: this.#o.logs.hasK8sLog(run, attempt).then((conmonLogs) => {
+        if (conmonLogs) {
+          this.#watched.set(containerName, run);
+          return undefined;
+        }
+        return this.#persist(run, attempt, containerName);
+      }),
+    };
     this.#followers.set(containerName, follower);
     follower.done.then(
-      () => this.#o.onOutputEnd?.(run),
+      (tail) => {
+        if (tail !== undefined) this.#o.onOutputEnd?.(run);
+      },
       (err: unknown) => {
         this.#o.log?.warn({ err, container: containerName }, 'log follower failed');
         this.#o.onOutputEnd?.(run);
       },
     );
+  }
+
+  /** The event stream saw one of our containers end: the run is reconciled at once. */
+  containerDied(event: DiedEvent): void {
+    const run = this.#watched.get(event.name) ?? runOfLabels(event.labels);
+    if (run !== undefined) this.#o.onOutputEnd?.(run);
+  }
+
+  /** The event stream was down for a while: every watched run is looked at now (a died event may be lost). */
+  eventsResumed(): void {
+    for (const run of this.#watched.values()) this.#o.onOutputEnd?.(run);
+  }
+
+  #conmonLogged(run: RunIdentity, containerName: string): void {
+    this.#watched.set(containerName, run);
+    this.#followers.set(containerName, { done: Promise.resolve(undefined) });
   }
 
   async #persist(run: RunIdentity, attempt: number, containerName: string): Promise<string> {
@@ -275,29 +238,39 @@ export class PodmanAgentRunner implements AgentRunner {
   async collect(run: RunIdentity, attempt: number, containerName: string): Promise<AttemptRecord> {
     this.follow(run, attempt, containerName);
     const follower = this.#followers.get(containerName);
-    let stderrTail = '';
+    let stderrTail: string | undefined;
     try {
-      stderrTail = (await follower?.done) ?? '';
+      stderrTail = await follower?.done;
     } catch {
       stderrTail = await this.#o.logs.readStderr(run, attempt);
     } finally {
       this.#followers.delete(containerName);
+      this.#watched.delete(containerName);
+    }
+    // conmon's file is complete once podman reports the exit: read it whole, export the jsonl.
+    const k8s = await this.#o.logs.readK8s(run, attempt);
+    if (k8s !== undefined) {
+      const stderr = tail(k8s.stderr.join('\n'), STDERR_TAIL_BYTES);
+      await this.#o.logs.exportTranscript(run, attempt, k8s.stdout, stderr);
+      await this.#o.logs.scrubK8s(run, attempt);
+      return { summary: summarizeTranscript(k8s.stdout.join('\n')), stderrTail: stderr, logPath: this.logPath(run, attempt) };
     }
     const text = await this.#o.logs.read(run, attempt);
-    return { summary: summarizeTranscript(text), stderrTail, logPath: this.logPath(run, attempt) };
+    return { summary: summarizeTranscript(text), stderrTail: stderrTail ?? '', logPath: this.logPath(run, attempt) };
   }
 
   async stop(containerName: string, graceSeconds: number): Promise<void> {
-    await this.#o.podman.stop(containerName, graceSeconds);
+    await this.#engine.stop(containerName, graceSeconds);
   }
 
   async remove(containerName: string): Promise<void> {
     this.#followers.delete(containerName);
-    await this.#o.podman.remove(containerName, { force: true });
+    this.#watched.delete(containerName);
+    await this.#engine.remove(containerName, { force: true });
   }
 
   async listManaged(): Promise<ManagedContainer[]> {
-    const found = await this.#o.podman.listByLabel({ [Labels.managed]: 'true', [Labels.owner]: this.#o.owner });
+    const found = await this.#engine.listByLabel({ [Labels.managed]: 'true', [Labels.owner]: this.#o.owner });
     return found.map((c) => ({ name: c.name, running: c.running, labels: c.labels }));
   }
 
@@ -308,6 +281,14 @@ export class PodmanAgentRunner implements AgentRunner {
   logPath(run: RunIdentity, attempt: number): string {
     return this.#o.logs.stdoutPath(run, attempt);
   }
+}
+
+// The run a container belongs to, from its labels (a container this process never followed).
+function runOfLabels(labels: Readonly<Record<string, string>>): RunIdentity | undefined {
+  const namespace = labels[Labels.namespace];
+  const name = labels[Labels.name];
+  const uid = labels[Labels.uid];
+  return namespace === undefined || name === undefined || uid === undefined ? undefined : { namespace, name, uid };
 }
 
 function tail(text: string, maxBytes: number): string {

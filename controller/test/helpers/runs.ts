@@ -11,6 +11,7 @@ import { main } from '../../../cmd/stromboli.ts';
 import { NotFoundError } from '../../../contract/errors.ts';
 import type { Run } from './embedded-server.ts';
 import { FAKE_IMAGE } from './repo.ts';
+import { parseK8sLog } from '../../src/runner/k8s-log.ts';
 
 export { reasonOf };
 
@@ -95,9 +96,14 @@ export async function waitForGone(read: RunReader, options: WaitOptions = {}): P
   await waitForRun(read, 'the run to be gone', (r) => r === undefined, options);
 }
 
-/** The events of a persisted stream-json log (attempt-N.jsonl), one per line. */
+/**
+ * The events of a persisted stream-json log (attempt-N.jsonl), one per line. While the attempt
+ * runs on the REST path, its transcript is conmon's attempt-N.k8s.log beside it (the jsonl is
+ * exported when the attempt ends): read that one when it exists, as the server's readers do.
+ */
 export async function readLogEvents(path: string): Promise<Array<Record<string, unknown>>> {
-  const text = await readFile(path, 'utf8');
+  const k8s = path.endsWith('.jsonl') ? await readFile(path.replace(/\.jsonl$/, '.k8s.log'), 'utf8').catch(() => undefined) : undefined;
+  const text = k8s === undefined ? await readFile(path, 'utf8') : parseK8sLog(k8s).stdout.join('\n');
   return text
     .split('\n')
     .filter((line) => line.trim() !== '')
