@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { StoreEvent } from './store.ts';
-import { abortableSleep, superviseWatch } from './supervised-watch.ts';
+import { abortableSleep } from '../sleep.ts';
+import { superviseWatch } from './supervised-watch.ts';
 import type { WatchRestart } from './supervised-watch.ts';
 
 function event(name: string): StoreEvent<unknown> {

@@ -4,25 +4,24 @@
 // with an ADDED for each existing object: a restart is a relist, so a level-based consumer never
 // misses a state, only sees some twice. Used by the reconcile loop, the facade's run watcher and
 // the Kubernetes store's informer.
-import { setTimeout as sleepFor } from 'node:timers/promises';
 import { createBackoff } from '../backoff.ts';
+import { abortableSleep } from '../sleep.ts';
 import type { Backoff, BackoffOptions } from '../backoff.ts';
-import type { StoreEvent } from './store.ts';
 import type { LogSink } from '../logger.ts';
 
-/** The watch half of a ResourceStore. */
-export interface WatchSource<S> {
-  watch(signal: AbortSignal): AsyncIterable<StoreEvent<S>>;
+/** The watch half of a ResourceStore, or any other stream of events E that may end or fail. */
+export interface WatchSource<E> {
+  watch(signal: AbortSignal): AsyncIterable<E>;
 }
 
 /** Where a restart is reported (a pino logger fits). */
 export type WatchLogger = Pick<LogSink, 'warn'>;
 
 /** Options of superviseWatch; every default is named. */
-export interface SupervisedWatchOptions<S> {
-  source: WatchSource<S>;
+export interface SupervisedWatchOptions<E> {
+  source: WatchSource<E>;
   /** Called for every event, in order; a throw is logged and the watch goes on. */
-  onEvent: (event: StoreEvent<S>) => void;
+  onEvent: (event: E) => void;
   /** Ends the watch for good. */
   signal: AbortSignal;
   log: WatchLogger;
@@ -70,7 +69,7 @@ export const DEFAULT_WATCH_BACKOFF: BackoffOptions = { baseMs: 1_000, capMs: 30_
 export const WATCH_HEALTHY_MS = 60_000;
 
 /** Runs the watch until `signal` aborts; resolves then. Never rejects for a store failure. */
-export async function superviseWatch<S>(options: SupervisedWatchOptions<S>): Promise<void> {
+export async function superviseWatch<E>(options: SupervisedWatchOptions<E>): Promise<void> {
   const { source, onEvent, signal, log } = options;
   const backoff = typeof options.backoff === 'function' ? options.backoff : createBackoff({ ...DEFAULT_WATCH_BACKOFF, ...options.backoff });
   const healthyMs = options.healthyMs ?? WATCH_HEALTHY_MS;
@@ -104,14 +103,5 @@ export async function superviseWatch<S>(options: SupervisedWatchOptions<S>): Pro
     options.onRestart?.({ attempt, retryInMs, ...failure });
     log.warn({ ...fields, ...failure, attempt, retryInMs }, failure === undefined ? 'watch ended' : 'watch failed');
     await sleep(retryInMs, signal);
-  }
-}
-
-/** node:timers/promises' setTimeout, resolving instead of rejecting when `signal` aborts. */
-export async function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  try {
-    await sleepFor(ms, undefined, signal === undefined ? {} : { signal });
-  } catch (err) {
-    if (!(err instanceof Error && err.name === 'AbortError')) throw err;
   }
 }

@@ -10,6 +10,7 @@ import { isTerminalPhase } from '../../../contract/apis/v1alpha1/index.ts';
 import { AppError, isAppError } from '../../../contract/errors.ts';
 import type { LogReader, RunStore, StoredRun } from '../../../contract/ports.ts';
 import { logBaseOf, logUrlOf } from './log-ref.ts';
+import { abortableSleep } from '../../../contract/sleep.ts';
 
 /** Default connectTimeoutMs: from the request to the agent's response headers. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
@@ -70,7 +71,7 @@ export class NodeLogReader implements LogReader {
     for (;;) {
       if (current.status?.logRef !== undefined && (current.status.attempt ?? 1) >= attempt) return current;
       if (!options.follow || isTerminalPhase(current.status?.phase) || options.signal.aborted) return undefined;
-      await sleep(this.#waitPollMs, options.signal);
+      await abortableSleep(this.#waitPollMs, options.signal);
       if (options.signal.aborted) return undefined;
       try {
         current = await this.#runs.get({ namespace: run.metadata.namespace, name: run.metadata.name });
@@ -160,16 +161,4 @@ export class NodeLogReader implements LogReader {
 function describe(err: unknown): string {
   if (err instanceof Error) return (err as NodeJS.ErrnoException).code ?? err.message;
   return String(err);
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

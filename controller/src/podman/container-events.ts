@@ -5,6 +5,7 @@
 // and resync would catch them anyway; the callback only makes it sooner).
 import { createBackoff } from '../../../contract/backoff.ts';
 import type { BackoffOptions } from '../../../contract/backoff.ts';
+import { superviseWatch } from '../../../contract/store/supervised-watch.ts';
 import type { Logger } from '../reconcile/types.ts';
 import type { ApiTransport } from './api-transport.ts';
 
@@ -84,48 +85,37 @@ export class ContainerEvents {
     await this.#loop;
   }
 
+  // The project's one retrying watch: each session opens the stream and yields its died events;
+  // an end or a failure is a restart after jittered backoff.
   async #run(firstAttemptDone: () => void): Promise<void> {
     const filters = encodeURIComponent(
       JSON.stringify({ type: ['container'], event: ['died'], label: Object.entries(this.#o.labels).map(([k, v]) => `${k}=${v}`) }),
     );
-    const signal = this.#abort.signal;
-    let failures = 0;
     let connections = 0;
-    while (!signal.aborted) {
+    const session = async function* (this: ContainerEvents, signal: AbortSignal): AsyncGenerator<DiedEvent> {
       try {
         const stream = await this.#o.transport.stream(`/events?stream=true&filters=${filters}`, signal);
         if (stream.status !== 200) throw new Error(`events answered ${stream.status}`);
         this.#connected = true;
         connections += 1;
-        failures = 0;
         firstAttemptDone();
         if (connections > 1) this.#o.onReconnect?.();
         for await (const line of stream.lines) {
           const died = parseDiedEvent(line);
-          if (died !== undefined) this.#o.onDied(died);
+          if (died !== undefined) yield died;
         }
-      } catch (err) {
-        if (signal.aborted) break;
-        if (failures === 0) this.#o.log?.warn({ err }, 'podman event stream failed; reconnecting');
       } finally {
         this.#connected = false;
+        firstAttemptDone();
       }
-      firstAttemptDone();
-      if (signal.aborted) break;
-      failures += 1;
-      await delay(this.#backoff(failures), signal);
-    }
+    }.bind(this);
+    await superviseWatch<DiedEvent>({
+      source: { watch: session },
+      onEvent: (died) => this.#o.onDied(died),
+      signal: this.#abort.signal,
+      log: this.#o.log ?? { warn: () => undefined },
+      backoff: this.#backoff,
+    });
   }
 }
 
-function delay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}

@@ -11,6 +11,7 @@ import type { BackoffOptions } from '../../../contract/backoff.ts';
 import { boundedMessage } from '../../../contract/errors.ts';
 import type { ExecResult, Executor, StreamHandle } from '../exec/executor.ts';
 import type { Logger } from '../reconcile/types.ts';
+import { abortableSleep } from '../../../contract/sleep.ts';
 
 /** Default time a start may take until `/_ping` answers (podman 4.3 needs ~0.2 s here). */
 export const DEFAULT_READY_TIMEOUT_MS = 10_000;
@@ -104,7 +105,7 @@ export class PodmanService {
         await handle.done;
         return { ok: false, reason: `podman system service did not answer /_ping within ${this.#o.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS} ms` };
       }
-      await sleep(this.#o.pollMs ?? 20);
+      await abortableSleep(this.#o.pollMs ?? 20);
     }
     const result = ended ?? (await handle.done);
     return { ok: false, reason: `podman system service exited (${describe(result)})` };
@@ -147,7 +148,7 @@ export class PodmanService {
     } catch {
       return;
     }
-    for (let i = 0; i < 100 && commandLineOf(pid).includes(this.#o.socketPath); i += 1) await sleep(20);
+    for (let i = 0; i < 100 && commandLineOf(pid).includes(this.#o.socketPath); i += 1) await abortableSleep(20);
     if (commandLineOf(pid).includes(this.#o.socketPath)) process.kill(pid, 'SIGKILL');
   }
 }
@@ -170,8 +171,4 @@ async function drain(lines: AsyncIterable<string>): Promise<void> {
   for await (const _line of lines) {
     // the service prints nothing on stdout; read so the pipe never fills
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

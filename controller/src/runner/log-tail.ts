@@ -5,6 +5,7 @@
 // of a replay is line N of the transcript whichever file holds it.
 import { open, stat } from 'node:fs/promises';
 import { K8sLogDecoder } from './k8s-log.ts';
+import { abortableSleep } from '../../../contract/sleep.ts';
 
 export interface TailOptions {
   /** Skip this many lines first. Default 0. */
@@ -39,7 +40,7 @@ export async function* tailTranscript(paths: TranscriptPaths, options: Omit<Tail
       if (await exists(paths.k8s)) return yield* tailLines(paths.k8s, { ...options, format: 'k8s-file' });
       return yield* tailLines(paths.jsonl, options);
     }
-    await delay(options.pollMs ?? 200, options.signal);
+    await abortableSleep(options.pollMs ?? 200, options.signal);
   }
 }
 
@@ -100,7 +101,7 @@ export async function* tailLines(path: string, options: TailOptions = {}): Async
       }
       return;
     }
-    await delay(pollMs, options.signal);
+    await abortableSleep(pollMs, options.signal);
   }
 }
 
@@ -120,16 +121,4 @@ async function readFrom(path: string, position: number): Promise<Buffer> {
   } finally {
     await handle.close();
   }
-}
-
-function delay(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }

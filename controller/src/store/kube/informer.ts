@@ -105,7 +105,7 @@ export async function* informerEvents<S>(options: InformerOptions<S>, outer: Abo
 export async function superviseInformer<S>(options: InformerOptions<S>, emit: (event: StoreEvent<S>) => void, signal: AbortSignal): Promise<void> {
   const cache: ObjectCache<S> = new Map();
   let restarts = 0;
-  await superviseWatch<S>({
+  await superviseWatch<StoreEvent<S>>({
     source: { watch: (session) => informerSession(options, cache, session, () => restarts) },
     onEvent: emit,
     signal,
