@@ -16,13 +16,12 @@ import type { AgentRunStatus } from '../../../contract/apis/v1alpha1/index.ts';
 import { ServeConfigSchema } from '../../../cmd/config.ts';
 import { startKubeNodeAgent } from '../../../cmd/kube.ts';
 import type { KubeNodeAgent } from '../../../cmd/kube.ts';
-import { REPO_ROOT } from '../../../test-infra/kube/tools.ts';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createLogger } from '../../src/log.ts';
 import { KubeRunEvents } from '../../src/store/kube/kube-run-events.ts';
 import { containerEvents, ensureFakeImage, Labels, removeContainersOfOwner } from '../helpers/podman.ts';
 import { CONTAINERS_CONF } from '../helpers/repo.ts';
-import { kubeTestBed, kubectl, uniqueName } from './test-bed.ts';
+import { createNamespaceWithCrd, kubeTestBed, kubectl, uniqueName } from './test-bed.ts';
 
 const bed = kubeTestBed();
 const namespace = uniqueName('ux');
@@ -62,12 +61,7 @@ async function settled(name: string): Promise<string> {
 
 beforeAll(async () => {
   await ensureFakeImage();
-  for (const args of [['create', 'namespace', namespace], ['apply', '-f', join(REPO_ROOT, 'crds', 'agentrun.yaml')]]) {
-    const result = await kubectl(bed, args);
-    expect(result.exitCode, result.stderr).toBe(0);
-  }
-  const established = await kubectl(bed, ['wait', '--for=condition=Established', '--timeout=60s', 'crd/agentruns.stromboli.dev']);
-  expect(established.exitCode, established.stderr).toBe(0);
+  await createNamespaceWithCrd(bed, namespace);
   stateDir = await mkdtemp(join(tmpdir(), 'stromboli-ux-'));
   const config = ServeConfigSchema.parse({ stateDir, containersConf: CONTAINERS_CONF, image: IMAGE, maxConcurrentRuns: 4, pollMs: 1_000, retryDelayMs: 100 });
   agent = await startKubeNodeAgent(config, { kubeconfig: bed.kubeconfigPath, namespace, nodeName }, createLogger({ level: 'warn' }), {});

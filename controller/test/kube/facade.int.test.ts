@@ -22,8 +22,7 @@ import { createLogger } from '../../src/log.ts';
 import { sseEvents } from '../../../api-server/test/helpers/sse.ts';
 import { ensureFakeImage, removeContainersOfOwner } from '../helpers/podman.ts';
 import { CONTAINERS_CONF, FAKE_IMAGE } from '../helpers/repo.ts';
-import { REPO_ROOT } from '../../../test-infra/kube/tools.ts';
-import { kubeTestBed, kubectl, scratchDir, uniqueName } from './test-bed.ts';
+import { createNamespaceWithCrd, kubeTestBed, kubectl, scratchDir, uniqueName } from './test-bed.ts';
 
 const bed = kubeTestBed();
 const namespace = uniqueName('facade');
@@ -87,12 +86,7 @@ async function finishedJob(id: string): Promise<Job> {
 
 beforeAll(async () => {
   await ensureFakeImage();
-  for (const args of [['create', 'namespace', namespace], ['apply', '-f', join(REPO_ROOT, 'crds', 'agentrun.yaml')]]) {
-    const result = await kubectl(bed, args);
-    expect(result.exitCode, result.stderr).toBe(0);
-  }
-  const established = await kubectl(bed, ['wait', '--for=condition=Established', '--timeout=60s', 'crd/agentruns.stromboli.dev']);
-  expect(established.exitCode, established.stderr).toBe(0);
+  await createNamespaceWithCrd(bed, namespace);
   const secrets = scratchDir(bed, 'facade-token');
   const tokenFile = join(secrets, 'log-token');
   await writeFile(tokenFile, `${token}\n`, { mode: 0o600 });

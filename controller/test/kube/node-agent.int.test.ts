@@ -14,8 +14,7 @@ import type { KubeNodeAgent } from '../../../cmd/kube.ts';
 import { createLogger } from '../../src/log.ts';
 import { containersOfRun, ensureFakeImage, removeContainersOfOwner } from '../helpers/podman.ts';
 import { CONTAINERS_CONF, EXAMPLES_DIR } from '../helpers/repo.ts';
-import { REPO_ROOT } from '../../../test-infra/kube/tools.ts';
-import { kubeTestBed, kubectl, uniqueName } from './test-bed.ts';
+import { createNamespaceWithCrd, kubeTestBed, kubectl, uniqueName } from './test-bed.ts';
 
 const bed = kubeTestBed();
 const namespace = uniqueName('agent');
@@ -56,12 +55,7 @@ function reasonOf(status: AgentRunStatus | undefined): string | undefined {
 
 beforeAll(async () => {
   await ensureFakeImage();
-  for (const args of [['create', 'namespace', namespace], ['apply', '-f', join(REPO_ROOT, 'crds', 'agentrun.yaml')]]) {
-    const result = await kubectl(bed, args);
-    expect(result.exitCode, result.stderr).toBe(0);
-  }
-  const established = await kubectl(bed, ['wait', '--for=condition=Established', '--timeout=60s', 'crd/agentruns.stromboli.dev']);
-  expect(established.exitCode, established.stderr).toBe(0);
+  await createNamespaceWithCrd(bed, namespace);
   stateDir = await mkdtemp(join(tmpdir(), 'stromboli-node-'));
   const config = ServeConfigSchema.parse({ stateDir, containersConf: CONTAINERS_CONF, image: 'localhost/stromboli/fake-claude:latest', maxConcurrentRuns: 4, pollMs: 1_000, retryDelayMs: 100 });
   agent = await startKubeNodeAgent(config, { kubeconfig: bed.kubeconfigPath, namespace, nodeName }, createLogger({ level: 'warn' }), {});

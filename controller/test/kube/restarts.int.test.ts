@@ -12,14 +12,14 @@ import { ServeConfigSchema } from '../../../cmd/config.ts';
 import { startKubeNodeAgent } from '../../../cmd/kube.ts';
 import { startTestControlPlane } from '../../../test-infra/kube/harness.ts';
 import type { TestControlPlane } from '../../../test-infra/kube/harness.ts';
-import { readKubeTools, REPO_ROOT } from '../../../test-infra/kube/tools.ts';
+import { readKubeTools } from '../../../test-infra/kube/tools.ts';
 import { createLogger } from '../../src/log.ts';
 import { Labels } from '../../src/runner/names.ts';
 import { spawnStromboli } from '../helpers/child-server.ts';
 import { Cleanup } from '../helpers/cleanup.ts';
 import { containerEvents, containersOfRun, ensureFakeImage, inspectContainer, removeContainersOfOwner } from '../helpers/podman.ts';
 import { CONTAINERS_CONF, FAKE_IMAGE } from '../helpers/repo.ts';
-import { kubeTestBed, kubectl, uniqueName } from './test-bed.ts';
+import { createNamespaceWithCrd, kubeTestBed, kubectl, uniqueName } from './test-bed.ts';
 import type { KubeTestBed } from './test-bed.ts';
 
 const bed = kubeTestBed();
@@ -36,15 +36,6 @@ async function runOf(target: KubeTestBed, namespace: string, name: string): Prom
   return { uid: object.metadata.uid, ...(object.status === undefined ? {} : { status: object.status }) };
 }
 
-async function prepareNamespace(target: KubeTestBed, namespace: string): Promise<void> {
-  for (const args of [['create', 'namespace', namespace], ['apply', '-f', join(REPO_ROOT, 'crds', 'agentrun.yaml')]]) {
-    const result = await kubectl(target, args);
-    expect(result.exitCode, result.stderr).toBe(0);
-  }
-  const established = await kubectl(target, ['wait', '--for=condition=Established', '--timeout=60s', 'crd/agentruns.stromboli.dev']);
-  expect(established.exitCode, established.stderr).toBe(0);
-}
-
 beforeAll(async () => {
   await ensureFakeImage();
 });
@@ -57,7 +48,7 @@ describe('a node agent killed with kill -9 mid-run', () => {
   it('adopts the same container when it starts again, and the run ends Succeeded once', async () => {
     const namespace = uniqueName('kill9');
     const nodeName = uniqueName('node');
-    await prepareNamespace(bed, namespace);
+    await createNamespaceWithCrd(bed, namespace);
     cleanup.add('delete the namespace', async () => void (await kubectl(bed, ['delete', 'namespace', namespace, '--wait=false'])));
     const stateDir = await mkdtemp(join(tmpdir(), 'stromboli-kill9-'));
     cleanup.add('remove the state directory', () => rm(stateDir, { recursive: true, force: true }));
@@ -104,7 +95,7 @@ describe('the API server and etcd restarted mid-run', () => {
   it('recovers its watch, finishes the run, and starts nothing twice', async () => {
     const namespace = uniqueName('restart');
     const nodeName = uniqueName('node');
-    await prepareNamespace(local, namespace);
+    await createNamespaceWithCrd(local, namespace);
     const stateDir = await mkdtemp(join(tmpdir(), 'stromboli-apirestart-'));
     cleanup.add('remove the state directory', () => rm(stateDir, { recursive: true, force: true }));
     const config = ServeConfigSchema.parse({ stateDir, containersConf: CONTAINERS_CONF, image: FAKE_IMAGE, pollMs: 1_000 });

@@ -3,7 +3,8 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
-import { inject } from 'vitest';
+import { REPO_ROOT } from '../../../test-infra/kube/tools.ts';
+import { expect, inject } from 'vitest';
 
 /** The test bed one vitest run shares (one control plane per run, a namespace per test file). */
 export interface KubeTestBed {
@@ -95,4 +96,14 @@ export async function helm(bed: KubeTestBed, args: readonly string[]): Promise<T
 /** A DNS-1123 name unique to this run, for namespaces and objects tests create. */
 export function uniqueName(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 7)}`;
+}
+
+/** Creates `namespace` and applies the AgentRun CRD (idempotent), waiting until it is Established. */
+export async function createNamespaceWithCrd(bed: KubeTestBed, namespace: string): Promise<void> {
+  for (const args of [['create', 'namespace', namespace], ['apply', '-f', join(REPO_ROOT, 'crds', 'agentrun.yaml')]]) {
+    const result = await kubectl(bed, args);
+    expect(result.exitCode, result.stderr).toBe(0);
+  }
+  const established = await kubectl(bed, ['wait', '--for=condition=Established', '--timeout=60s', 'crd/agentruns.stromboli.dev']);
+  expect(established.exitCode, established.stderr).toBe(0);
 }
