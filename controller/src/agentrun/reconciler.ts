@@ -14,7 +14,7 @@ import { CLEANUP_FINALIZER, conclude, deadlineSeconds, decide } from './phases.t
 import type { Conclusion } from './phases.ts';
 import type { KnownContainers } from './known-containers.ts';
 import type { Slots } from './slots.ts';
-import { attemptFacts, nextStatus, startFailureText, statusMessage } from './status.ts';
+import { attemptFacts, conclusionChange, nextStatus, startFailureText, statusMessage } from './status.ts';
 import type { StatusChange } from './status.ts';
 import { compact } from '../../../contract/compact.ts';
 import { registerSecretValue } from '../../../contract/redact.ts';
@@ -298,18 +298,7 @@ export class AgentRunReconciler implements Reconciler {
     conclusion: Conclusion,
   ): Promise<ReconcileResult> {
     const facts = ended === undefined ? {} : attemptFacts(ended.container, ended.record);
-    if (conclusion.retry) {
-      await this.#write(run, {
-        ...facts,
-        phase: 'Pending',
-        reason: Reasons.Retrying,
-        message: `attempt ${attempt} failed (${conclusion.reason}: ${conclusion.message}); attempt ${attempt + 1} follows`,
-        attempt: attempt + 1,
-        containerName: undefined,
-      });
-    } else {
-      await this.#write(run, { ...facts, phase: conclusion.phase, reason: conclusion.reason, message: conclusion.message, completed: true });
-    }
+    await this.#write(run, conclusionChange(conclusion, attempt, facts));
     this.#slots.release(key);
     if (ended !== undefined) {
       await this.#runner.remove(ended.name);

@@ -1,7 +1,7 @@
 // Building an AgentRun's status: the one place that turns a decision (phase, reason, message)
 // and an ended attempt's facts into the status the reconciler writes. Pure: no I/O.
 import type { AgentRunStatus, Phase } from '../../../contract/apis/v1alpha1/index.ts';
-import { MAX_RESULT_CHARS, conditionsFor } from '../../../contract/apis/v1alpha1/index.ts';
+import { MAX_RESULT_CHARS, Reasons, conditionsFor } from '../../../contract/apis/v1alpha1/index.ts';
 import { boundedMessage } from '../../../contract/errors.ts';
 import { CommandError } from '../exec/command-error.ts';
 import { scrub } from '../../../contract/redact.ts';
@@ -104,4 +104,19 @@ export function attemptFacts(container: ObservedContainer, record: AttemptRecord
     };
   }
   return facts;
+}
+
+/** The status change that ends an attempt: Pending/Retrying towards the next attempt, or the run's final phase. */
+export function conclusionChange(conclusion: { phase: Phase; reason: string; message: string; retry: boolean }, attempt: number, facts: Partial<AgentRunStatus>): StatusChange {
+  if (conclusion.retry) {
+    return {
+      ...facts,
+      phase: 'Pending',
+      reason: Reasons.Retrying,
+      message: `attempt ${attempt} failed (${conclusion.reason}: ${conclusion.message}); attempt ${attempt + 1} follows`,
+      attempt: attempt + 1,
+      containerName: undefined,
+    };
+  }
+  return { ...facts, phase: conclusion.phase, reason: conclusion.reason, message: conclusion.message, completed: true };
 }

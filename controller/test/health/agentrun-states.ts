@@ -15,7 +15,7 @@ import { CLEANUP_FINALIZER, conclude, decide } from '../../src/agentrun/phases.t
 import type { Conclusion } from '../../src/agentrun/phases.ts';
 import { parseSpec } from '../../src/agentrun/reconciler.ts';
 import type { AgentRunResource } from '../../src/agentrun/reconciler.ts';
-import { attemptFacts, nextStatus } from '../../src/agentrun/status.ts';
+import { attemptFacts, conclusionChange, nextStatus } from '../../src/agentrun/status.ts';
 import type { StatusChange } from '../../src/agentrun/status.ts';
 import { containerName } from '../../src/runner/names.ts';
 import { summarizeTranscript } from '../../src/runner/stream-json.ts';
@@ -154,17 +154,7 @@ function ended(run: AgentRunResource, seconds: number, how: { exitCode: number; 
   const record = { summary: summarizeTranscript(how.transcript), stderrTail: how.stderr ?? '', logPath: '/state/log' };
   const conclusion: Conclusion = conclude({ spec: specOf(run), attempt, container, record, ...(how.stoppedFor === undefined ? {} : { stoppedFor: how.stoppedFor }) });
   const facts = attemptFacts(container, record);
-  if (conclusion.retry) {
-    return write(run, {
-      ...facts,
-      phase: 'Pending',
-      reason: Reasons.Retrying,
-      message: `attempt ${attempt} failed (${conclusion.reason}: ${conclusion.message}); attempt ${attempt + 1} follows`,
-      attempt: attempt + 1,
-      containerName: undefined,
-    }, seconds);
-  }
-  return write(run, { ...facts, phase: conclusion.phase, reason: conclusion.reason, message: conclusion.message, completed: true }, seconds);
+  return write(run, conclusionChange(conclusion, attempt, facts), seconds);
 }
 
 const succeed = (run: AgentRunResource, seconds: number): AgentRunResource => ended(run, seconds, { exitCode: 0, transcript: SUCCESS_TRANSCRIPT });
