@@ -104,7 +104,8 @@ export async function spawnStromboli(
     }
   };
   cleanup.add(`stop ${what} (pid ${pid}) and remove its containers`, async () => {
-    await kill('SIGKILL', 10_000);
+    // SIGTERM first: a node agent then stops the podman service it started (SIGKILL after 15 s).
+    await kill('SIGTERM', 15_000);
     await removeContainersOfOwner(owner);
   });
   onTestFailed(() => {
