@@ -5,7 +5,9 @@ import type { ParseArgsConfig } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { ServeConfigSchema } from './config.ts';
+import type { ServeConfig } from './config.ts';
 import { createLogger } from '../controller/src/log.ts';
+import type { RootLogger } from '../controller/src/log.ts';
 import { CliError, apply, cancel, get, logs, remove } from './cli/client.ts';
 import { buildImage } from './cli/images.ts';
 import { serveConfigInput, serveFlagOptions, serveFlagUsage } from './cli/serve-flags.ts';
@@ -71,30 +73,40 @@ function refuseSecretsInArgv(argv: readonly string[]): void {
   }
 }
 
-async function serve(values: Record<string, unknown>): Promise<void> {
+/** The serve flags as a ServeConfig; a bad value is one CliError line. */
+function parseServeConfig(values: Record<string, unknown>): ServeConfig {
   const parsed = ServeConfigSchema.safeParse(serveConfigInput(values));
   if (!parsed.success) throw new CliError(`invalid option: ${z.prettifyError(parsed.error).replace(/\n/g, ' ')}`);
-  const log = createLogger();
-  const { startEmbedded } = await import('./serve.ts');
-  const server = await startEmbedded(parsed.data, log);
+  return parsed.data;
+}
+
+/** Closes a started process gracefully on SIGTERM/SIGINT or a fatal error (30 s at most). */
+async function closeOnSignal(log: RootLogger, close: () => Promise<void>): Promise<void> {
   const { default: closeWithGrace } = await import('close-with-grace');
   closeWithGrace({ delay: 30_000 }, async ({ err, signal }) => {
     if (err !== undefined) log.error({ err }, 'fatal error, shutting down');
     else log.info({ signal }, 'shutting down');
-    await server.close();
+    await close();
   });
+}
+
+async function serve(values: Record<string, unknown>): Promise<void> {
+  const config = parseServeConfig(values);
+  const log = createLogger();
+  const { startEmbedded } = await import('./serve.ts');
+  const server = await startEmbedded(config, log);
+  await closeOnSignal(log, () => server.close());
 }
 
 /** `stromboli controller --store kube`: a node agent over the cluster's AgentRuns. */
 async function controller(values: Record<string, unknown>): Promise<void> {
   if (values.store !== 'kube') throw new CliError("stromboli controller needs --store kube (the embedded mode with a file store is 'stromboli serve')", 2);
   if (values.namespace !== undefined && values['all-namespaces'] === true) throw new CliError('--namespace and --all-namespaces exclude each other', 2);
-  const parsed = ServeConfigSchema.safeParse(serveConfigInput(values));
-  if (!parsed.success) throw new CliError(`invalid option: ${z.prettifyError(parsed.error).replace(/\n/g, ' ')}`);
+  const config = parseServeConfig(values);
   const log = createLogger();
   const { startKubeNodeAgent } = await import('./kube.ts');
   const agent = await startKubeNodeAgent(
-    parsed.data,
+    config,
     compact({
       kubeconfig: values.kubeconfig as string | undefined,
       namespace: values.namespace as string | undefined,
@@ -105,33 +117,22 @@ async function controller(values: Record<string, unknown>): Promise<void> {
     }),
     log,
   );
-  const { default: closeWithGrace } = await import('close-with-grace');
-  closeWithGrace({ delay: 30_000 }, async ({ err, signal }) => {
-    if (err !== undefined) log.error({ err }, 'fatal error, shutting down');
-    else log.info({ signal }, 'shutting down');
-    await agent.close();
-  });
+  await closeOnSignal(log, () => agent.close());
 }
 
 /** `stromboli api --store kube`: the Stromboli facade over the cluster's AgentRuns of one namespace. */
 async function api(values: Record<string, unknown>): Promise<void> {
   if (values.store !== 'kube') throw new CliError("stromboli api needs --store kube (the embedded mode serves the API itself: 'stromboli serve')", 2);
   if (values['all-namespaces'] === true) throw new CliError('stromboli api serves one namespace: pass --namespace NS (default: default)', 2);
-  const parsed = ServeConfigSchema.safeParse(serveConfigInput(values));
-  if (!parsed.success) throw new CliError(`invalid option: ${z.prettifyError(parsed.error).replace(/\n/g, ' ')}`);
+  const config = parseServeConfig(values);
   const log = createLogger();
   const { startKubeApi } = await import('./kube-api.ts');
   const server = await startKubeApi(
-    parsed.data,
+    config,
     compact({ kubeconfig: values.kubeconfig as string | undefined, namespace: values.namespace as string | undefined, logTokenFile: values['log-token-file'] as string | undefined }),
     log,
   );
-  const { default: closeWithGrace } = await import('close-with-grace');
-  closeWithGrace({ delay: 30_000 }, async ({ err, signal }) => {
-    if (err !== undefined) log.error({ err }, 'fatal error, shutting down');
-    else log.info({ signal }, 'shutting down');
-    await server.close();
-  });
+  await closeOnSignal(log, () => server.close());
 }
 
 export async function main(argv: readonly string[], out: (text: string) => void = (t) => process.stdout.write(t)): Promise<void> {

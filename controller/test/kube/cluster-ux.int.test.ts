@@ -8,27 +8,21 @@
 // - bad input: what the CRD can reject the API server refuses (kubectl prints why: wrong types,
 //   unknown enum values, a 2 MiB prompt, both prompt and promptFrom); what passes the CRD but not
 //   our schema ends Failed with a reason naming the field; no container starts for any of them.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentRunStatus } from '../../../contract/apis/v1alpha1/index.ts';
-import { ServeConfigSchema } from '../../../cmd/config.ts';
-import { startKubeNodeAgent } from '../../../cmd/kube.ts';
-import type { KubeNodeAgent } from '../../../cmd/kube.ts';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createLogger } from '../../src/log.ts';
 import { KubeRunEvents } from '../../src/store/kube/kube-run-events.ts';
-import { containerEvents, ensureFakeImage, Labels, removeContainersOfOwner } from '../helpers/podman.ts';
-import { CONTAINERS_CONF } from '../helpers/repo.ts';
-import { createNamespaceWithCrd, kubeTestBed, kubectl, uniqueName } from './test-bed.ts';
+import { containerEvents, Labels } from '../helpers/podman.ts';
+import { kubeTestBed, kubectl, uniqueName } from './test-bed.ts';
+import { startLocalAgent } from './local-agent.ts';
+import type { LocalAgent } from './local-agent.ts';
 
 const bed = kubeTestBed();
 const namespace = uniqueName('ux');
 const nodeName = uniqueName('uxnode');
 const IMAGE = 'localhost/stromboli/fake-claude:latest';
-let agent: KubeNodeAgent;
-let stateDir: string;
+let local: LocalAgent | undefined;
 
 function manifest(name: string, spec: string): string {
   return `apiVersion: stromboli.dev/v1alpha1\nkind: AgentRun\nmetadata: {name: ${name}}\nspec:\n${spec}`;
@@ -60,18 +54,11 @@ async function settled(name: string): Promise<string> {
 }
 
 beforeAll(async () => {
-  await ensureFakeImage();
-  await createNamespaceWithCrd(bed, namespace);
-  stateDir = await mkdtemp(join(tmpdir(), 'stromboli-ux-'));
-  const config = ServeConfigSchema.parse({ stateDir, containersConf: CONTAINERS_CONF, image: IMAGE, maxConcurrentRuns: 4, pollMs: 1_000, retryDelayMs: 100 });
-  agent = await startKubeNodeAgent(config, { kubeconfig: bed.kubeconfigPath, namespace, nodeName }, createLogger({ level: 'warn' }), {});
+  local = await startLocalAgent(bed, namespace, nodeName);
 });
 
 afterAll(async () => {
-  await agent?.close();
-  await removeContainersOfOwner(`node-${nodeName}`);
-  await rm(stateDir, { recursive: true, force: true });
-  await kubectl(bed, ['delete', 'namespace', namespace, '--wait=false']);
+  await local?.close();
 });
 
 describe('events', () => {

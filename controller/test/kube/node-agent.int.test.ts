@@ -2,25 +2,22 @@
 // (cmd/kube.ts, the code `stromboli controller --store kube` runs) against the test bed's real
 // kube-apiserver, with real podman and the fake Claude image. Every example applied with kubectl
 // ends in the phase and reason it declares; `kubectl wait` returns on the Succeeded condition.
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { reasonOf } from '../../../contract/apis/v1alpha1/index.ts';
 import type { AgentRunStatus } from '../../../contract/apis/v1alpha1/index.ts';
-import { ServeConfigSchema } from '../../../cmd/config.ts';
-import { startKubeNodeAgent } from '../../../cmd/kube.ts';
-import type { KubeNodeAgent } from '../../../cmd/kube.ts';
-import { createLogger } from '../../src/log.ts';
-import { containersOfRun, ensureFakeImage, removeContainersOfOwner } from '../helpers/podman.ts';
-import { CONTAINERS_CONF, EXAMPLES_DIR } from '../helpers/repo.ts';
-import { createNamespaceWithCrd, kubeTestBed, kubectl, uniqueName } from './test-bed.ts';
+import { containersOfRun } from '../helpers/podman.ts';
+import { EXAMPLES_DIR } from '../helpers/repo.ts';
+import { kubeTestBed, kubectl, uniqueName } from './test-bed.ts';
+import { startLocalAgent } from './local-agent.ts';
+import type { LocalAgent } from './local-agent.ts';
 
 const bed = kubeTestBed();
 const namespace = uniqueName('agent');
 const nodeName = uniqueName('node');
-let agent: KubeNodeAgent;
-let stateDir: string;
+let local: LocalAgent | undefined;
 
 interface Example {
   file: string;
@@ -49,23 +46,12 @@ async function statusOf(name: string): Promise<AgentRunStatus | undefined> {
   return (JSON.parse(got.stdout) as { status?: AgentRunStatus }).status;
 }
 
-function reasonOf(status: AgentRunStatus | undefined): string | undefined {
-  return status?.conditions?.find((c) => c.type === 'Succeeded')?.reason;
-}
-
 beforeAll(async () => {
-  await ensureFakeImage();
-  await createNamespaceWithCrd(bed, namespace);
-  stateDir = await mkdtemp(join(tmpdir(), 'stromboli-node-'));
-  const config = ServeConfigSchema.parse({ stateDir, containersConf: CONTAINERS_CONF, image: 'localhost/stromboli/fake-claude:latest', maxConcurrentRuns: 4, pollMs: 1_000, retryDelayMs: 100 });
-  agent = await startKubeNodeAgent(config, { kubeconfig: bed.kubeconfigPath, namespace, nodeName }, createLogger({ level: 'warn' }), {});
+  local = await startLocalAgent(bed, namespace, nodeName);
 });
 
 afterAll(async () => {
-  await agent?.close();
-  await removeContainersOfOwner(`node-${nodeName}`);
-  await rm(stateDir, { recursive: true, force: true });
-  await kubectl(bed, ['delete', 'namespace', namespace, '--wait=false']);
+  await local?.close();
 });
 
 describe('a node agent over the Kubernetes API', () => {
