@@ -1,6 +1,6 @@
 // Shared by bench/overhead.ts and bench/real-cli.ts: the same measurement (manifest written to
-// the watched directory → status Succeeded, next to a bare `podman run --rm` in the same process,
-// interleaved) and the same report (median, p95, ratios).
+// the watched directory → status Succeeded, or a synchronous POST /run answered, next to a bare
+// `podman run --rm` in the same process, interleaved) and the same report (median, p95, ratios).
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EmbeddedServer } from '../cmd/serve.ts';
@@ -22,6 +22,8 @@ export interface OverheadReport {
   title: string;
   controllerMs: readonly number[];
   bareMs: readonly number[];
+  /** Optional further series (label → samples), each printed with its ratio to the bare runs. */
+  more?: Readonly<Record<string, readonly number[]>>;
 }
 
 /** Prints the report: the two rows and the median and p95 ratios (controller / bare). */
@@ -32,6 +34,24 @@ export function printReport(report: OverheadReport): void {
   console.log(formatRow('bare podman run --rm (baseline)', bareMs));
   console.log(`ratio (median controller / median bare): ${(quantile(controllerMs, 0.5) / quantile(bareMs, 0.5)).toFixed(2)}`);
   console.log(`ratio (p95 controller / p95 bare):       ${(quantile(controllerMs, 0.95) / quantile(bareMs, 0.95)).toFixed(2)}`);
+  console.log(`added (median controller - median bare):  ${(quantile(controllerMs, 0.5) - quantile(bareMs, 0.5)).toFixed(0)} ms`);
+  for (const [label, samples] of Object.entries(report.more ?? {})) {
+    console.log(formatRow(label, samples));
+    console.log(`  ratio to bare: median ${(quantile(samples, 0.5) / quantile(bareMs, 0.5)).toFixed(2)}, p95 ${(quantile(samples, 0.95) / quantile(bareMs, 0.95)).toFixed(2)}; added median ${(quantile(samples, 0.5) - quantile(bareMs, 0.5)).toFixed(0)} ms`);
+  }
+}
+
+/**
+ * A synchronous `POST /run` (Stromboli's wire format) against the server at `url`: resolves with
+ * the milliseconds until the answer, rejects unless it is 200 with status "completed".
+ */
+export async function timeSyncRun(url: string, prompt: string): Promise<number> {
+  const started = performance.now();
+  const response = await fetch(`${url}/run`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt }) });
+  const body = (await response.json()) as { status?: string; error?: string };
+  const elapsed = performance.now() - started;
+  if (response.status !== 200 || body.status !== 'completed') throw new Error(`POST /run answered ${response.status} ${body.status ?? ''}: ${body.error ?? ''}`);
+  return elapsed;
 }
 
 /**

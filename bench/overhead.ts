@@ -1,8 +1,9 @@
 // bench/overhead: what the controller adds on top of podman. Over N runs of the fake image's
-// plain answer it measures (a) manifest written to the watched directory → status Succeeded,
-// through a real embedded server, and (b) a bare `podman run --rm` of the same image and CLI
-// arguments, in the same process, interleaved so machine noise hits both alike. Prints median
-// and p95 of each and their ratio. Usage: node bench/overhead.ts [--runs 20] [--image REF]
+// plain answer it measures (a, P1) manifest written to the watched directory → status Succeeded,
+// through a real embedded server, (b, P1b) a synchronous `POST /run` to the same server until its
+// answer, and (c) a bare `podman run --rm` of the same image and CLI arguments, in the same
+// process, interleaved so machine noise hits all three alike. Prints median and p95 of each and
+// their ratios to the bare run. Usage: node bench/overhead.ts [--runs 20] [--image REF]
 import { execFile } from 'node:child_process';
 import { chown, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,7 +12,7 @@ import { parseArgs, promisify } from 'node:util';
 import { ServeConfigSchema } from '../cmd/config.ts';
 import { startEmbedded } from '../cmd/serve.ts';
 import { createLogger } from '../controller/src/log.ts';
-import { printReport, timeManifestRun } from './lib.ts';
+import { printReport, timeManifestRun, timeSyncRun } from './lib.ts';
 
 const exec = promisify(execFile);
 
@@ -44,9 +45,12 @@ async function main(): Promise<void> {
   // (a leak per run would show as growth proportional to the run count).
   globalThis.gc?.();
   const rssBefore = process.memoryUsage().rss;
-  const server = await startEmbedded(ServeConfigSchema.parse({ runsDir, stateDir: join(dir, 'state'), port: 0, image, maxConcurrentRuns: 1, pollMs: 1000 }), log);
+  // A placeholder key, so POST /run finds Claude configured (the fake image never calls a model).
+  const env = { ...process.env, ANTHROPIC_API_KEY: 'bench-placeholder' };
+  const server = await startEmbedded(ServeConfigSchema.parse({ runsDir, stateDir: join(dir, 'state'), port: 0, image, maxConcurrentRuns: 1, pollMs: 1000 }), log, { env });
   const rssServing = process.memoryUsage().rss;
   const controllerMs: number[] = [];
+  const syncMs: number[] = [];
   const bareMs: number[] = [];
   let rssAfter = rssServing;
   try {
@@ -54,8 +58,10 @@ async function main(): Promise<void> {
     await bare(-1);
     for (let i = -1; i < runs; i += 1) {
       const elapsed = await timeManifestRun(server, runsDir, `bench-${i + 1}`, `bench run ${i}`);
+      const sync = await timeSyncRun(server.url, `bench sync ${i}`);
       if (i >= 0) {
         controllerMs.push(elapsed);
+        syncMs.push(sync);
         bareMs.push(await bare(i));
       }
     }
@@ -65,10 +71,10 @@ async function main(): Promise<void> {
     await server.close();
     await rm(dir, { recursive: true, force: true });
   }
-  printReport({ title: `bench/overhead: ${runs} runs of ${image} (plain answer), interleaved`, controllerMs, bareMs });
+  printReport({ title: `bench/overhead: ${runs} runs of ${image} (plain answer), interleaved`, controllerMs, bareMs, more: { 'POST /run (sync) → answer': syncMs } });
   const mib = (n: number) => (n / 1024 / 1024).toFixed(1);
   const signed = (n: number) => `${n >= 0 ? '+' : '-'}${mib(Math.abs(n))}`;
-  console.log(`memory (RSS): process ${mib(rssBefore)} MiB, serving ${mib(rssServing)} MiB (${signed(rssServing - rssBefore)}), after ${runs + 1} runs ${mib(rssAfter)} MiB (${signed(rssAfter - rssServing)} against serving)`);
+  console.log(`memory (RSS): process ${mib(rssBefore)} MiB, serving ${mib(rssServing)} MiB (${signed(rssServing - rssBefore)}), after ${2 * (runs + 1)} runs ${mib(rssAfter)} MiB (${signed(rssAfter - rssServing)} against serving)`);
 }
 
 await main();
