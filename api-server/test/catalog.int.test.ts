@@ -211,6 +211,11 @@ describe('sessions written by a real run of the fake Claude image', () => {
     expect((await call(ts.url, 'DELETE', `/sessions/${sessionId}`)).json()).toEqual({ success: false, error: `session not found: ${sessionId}` });
     expect((await call(ts.url, 'GET', `/sessions/${sessionId}/messages`)).json()).toEqual({ error: `session history not found: ${sessionId}` });
     expect((await call(ts.url, 'DELETE', '/sessions/..%2F..%2Fstate')).json()).toEqual({ success: false, error: 'invalid session ID' });
+    // A well-formed id that cannot be a session here (not a UUID) is unknown, as in Stromboli: 404.
+    const unknown = await call(ts.url, 'DELETE', '/sessions/not-a-session');
+    expect([unknown.status, unknown.json()]).toEqual([404, { success: false, error: 'session not found: not-a-session' }]);
+    const noHistory = await call(ts.url, 'GET', '/sessions/not-a-session/messages');
+    expect([noHistory.status, noHistory.json()]).toEqual([404, { error: 'session history not found: not-a-session' }]);
   });
 
   it('refuses to delete a session while its run is still going', async () => {

@@ -84,11 +84,19 @@ describe('DELETE /sessions/{id}', () => {
     expect(res.json()).toEqual({ success: false, error: `session not found: ${missing}` });
   });
 
-  it.each([['..%2F..%2Fetc'], ['not-a-uuid'], ['a%00b'], ['%2E%2E%2F']])('refuses the id %s with 400 "invalid session ID"', async (raw) => {
+  it.each([['..%2F..%2Fetc'], ['a%00b'], ['%2E%2E%2F'], ['a..b']])('refuses the id %s, which could address a path, with 400 "invalid session ID"', async (raw) => {
     const { app, sessions } = await setup();
     const res = await app.inject({ method: 'DELETE', url: `/sessions/${raw}` });
     expect(res.statusCode).toBe(400);
     expect(res.json()).toEqual({ success: false, error: 'invalid session ID' });
+    expect(sessions.dirs.size).toBe(3);
+  });
+
+  it.each([['not-a-uuid'], ['my_session.1'], ['ffffffff-ffff-4fff-8fff']])('answers 404 "session not found" for the well-formed id %s that names no session, as Stromboli does', async (raw) => {
+    const { app, sessions } = await setup();
+    const res = await app.inject({ method: 'DELETE', url: `/sessions/${raw}` });
+    expect(res.statusCode).toBe(404);
+    expect(res.json()).toEqual({ success: false, error: `session not found: ${raw}` });
     expect(sessions.dirs.size).toBe(3);
   });
 
@@ -159,11 +167,21 @@ describe('GET /sessions/{id}/messages', () => {
     expect(res.json()).toEqual({ error: `session history not found: ${OTHER}` });
   });
 
-  it('answers 400 for an id that is not a UUID', async () => {
+  it('answers 400 for an id that could address a path', async () => {
     const { app } = await setup();
     const res = await app.inject({ method: 'GET', url: '/sessions/..%2F..%2Fetc/messages' });
     expect(res.statusCode).toBe(400);
     expect(res.json()).toEqual({ error: 'invalid session ID' });
+  });
+
+  it('answers 404 "session history not found" for a well-formed id that is not a UUID, on both history endpoints', async () => {
+    const { app } = await setup();
+    const res = await app.inject({ method: 'GET', url: '/sessions/not-a-uuid/messages' });
+    expect(res.statusCode).toBe(404);
+    expect(res.json()).toEqual({ error: 'session history not found: not-a-uuid' });
+    const one = await app.inject({ method: 'GET', url: '/sessions/not-a-uuid/messages/m-1' });
+    expect(one.statusCode).toBe(404);
+    expect(one.json()).toEqual({ error: 'session history not found: not-a-uuid' });
   });
 });
 

@@ -69,12 +69,17 @@ const PageQuery = z.object({
   limit: z.string().optional().describe(`Default ${DEFAULT_MESSAGE_LIMIT}, at most ${MAX_MESSAGE_LIMIT} (larger values are clamped); a value < 1 or non-integer is ignored.`),
 });
 
-/** The session id of a path, lower-cased; ValidationError with Stromboli's text otherwise. */
-function sessionIdOf(raw: string): string {
+/**
+ * The session id of a path: a UUID, lower-cased, to look up; undefined for an id that is safe but
+ * can name no session here (sessions are UUIDs), which the routes answer 404 as Stromboli does.
+ * An id that could address a path (`/`, `..`, NUL) is a ValidationError with Stromboli's text; no
+ * id other than a UUID ever reaches the session port, let alone a path.
+ */
+function sessionIdOf(raw: string): string | undefined {
   if (raw === '') throw new ValidationError('session ID is required');
+  if (raw.includes('/') || raw.includes('..') || raw.includes('\0')) throw new ValidationError('invalid session ID');
   const id = raw.toLowerCase();
-  if (!SessionIdSchema.safeParse(id).success) throw new ValidationError('invalid session ID');
-  return id;
+  return SessionIdSchema.safeParse(id).success ? id : undefined;
 }
 
 /** Stromboli's paging: invalid values are ignored, limit is clamped (checklist item 38). */
@@ -152,6 +157,7 @@ export const sessionRoutes: FastifyPluginAsync<SessionRoutesOptions> = async (fa
     },
     async (request, reply) => {
       const id = sessionIdOf(request.params.id);
+      if (id === undefined) throw new NotFoundError(`session not found: ${request.params.id}`);
       let removed: boolean;
       try {
         removed = await opts.sessions.remove(id);
@@ -168,8 +174,8 @@ export const sessionRoutes: FastifyPluginAsync<SessionRoutesOptions> = async (fa
 
   const historyOf = async (rawId: string): Promise<HistoryMessage[]> => {
     const id = sessionIdOf(rawId);
-    const history = await opts.sessions.history(id);
-    if (history === undefined) throw new NotFoundError(`session history not found: ${id}`);
+    const history = id === undefined ? undefined : await opts.sessions.history(id);
+    if (history === undefined) throw new NotFoundError(`session history not found: ${id ?? rawId}`);
     return history;
   };
 
