@@ -27,7 +27,8 @@ import { compact } from '../../contract/compact.ts';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const RFC3339_SECONDS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(Z|[+-]\d{2}:\d{2})$/;
 const PROMPT_REQUIRED = "Invalid request: Key: 'RunRequest.Prompt' Error:Field validation for 'Prompt' failed on the 'required' tag";
-const NOT_CONFIGURED = "Claude not configured. Run 'make claude-setup' first";
+/** Stromboli's first sentence, then how credentials are given here (it names `make claude-setup`, which this project does not have). */
+const NOT_CONFIGURED = 'Claude not configured. Start the server with --claude-credentials-file FILE, or with ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN in its environment (docs/operations.md, "Credentials")';
 /** Where the fake Claude CLI appends its invocation record (argv, cwd, env) inside the container: the session HOME. */
 const FAKE_LOG = `${CONTAINER_HOME}/fake-claude.log`;
 
@@ -234,6 +235,14 @@ describe('run (items 7-19)', () => {
     const plain = await json(postJson('/run', { prompt: 'no structure' }));
     expect(plain).toMatchObject({ status: 'completed' });
     expect(Object.keys(plain)).not.toContain('structured_output');
+  });
+
+  it("accepts Stromboli's permission_mode delegate and passes it to the CLI, which decides (this CLI refuses it, and says so)", async () => {
+    const res = await api('/run', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'delegate please', claude: { permission_mode: 'delegate' } }) });
+    const body = (await res.json()) as { status: string; error?: string };
+    expect(res.status).toBe(500); // not 400: the request is valid; the CLI in the image refuses the mode
+    expect(body.status).toBe('error');
+    expect(body.error).toMatch(/^execution failed: .*argument 'delegate' is invalid/);
   });
 
   it('passes --session-id, then --resume, joined and formatted options, and env-only settings to the CLI (items 15-17, 40)', async () => {

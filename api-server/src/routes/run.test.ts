@@ -306,7 +306,7 @@ describe('POST /run', () => {
     await start({ ports: { health: { check: async () => [], claudeConfigured: async () => false } } });
     const res = await post('/run', { prompt: 'x' });
     expect(res.statusCode).toBe(503);
-    expect(res.json()).toEqual({ id: '', status: 'error', error: "Claude not configured. Run 'make claude-setup' first" });
+    expect(res.json()).toEqual({ id: '', status: 'error', error: 'Claude not configured. Start the server with --claude-credentials-file FILE, or with ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN in its environment (docs/operations.md, "Credentials")' });
     expect((await post('/run', {})).statusCode).toBe(400);
     expect((await post('/run/async', { prompt: 'x' })).statusCode).toBe(503);
     expect(await store.list()).toHaveLength(0);

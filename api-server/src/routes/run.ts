@@ -26,7 +26,8 @@ export interface RunRoutesOptions {
 }
 
 /** Stromboli's 503 text (checklist item 9). */
-export const CLAUDE_NOT_CONFIGURED = "Claude not configured. Run 'make claude-setup' first";
+export const CLAUDE_NOT_CONFIGURED =
+  'Claude not configured. Start the server with --claude-credentials-file FILE, or with ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN in its environment (docs/operations.md, "Credentials")';
 
 const RunQuerySchema = z.object({
   cancel_on_disconnect: z

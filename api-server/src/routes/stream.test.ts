@@ -151,7 +151,8 @@ describe('GET /run/stream', () => {
     const res = await get('/run/stream?prompt=x');
     expect(res.statusCode).toBe(503);
     expect(res.headers['content-type']).toBe('text/plain; charset=utf-8');
-    expect(res.body).toBe("Claude not configured. Run 'make claude-setup' first");
+    // Stromboli's first sentence, then how credentials are given here (there is no `make claude-setup`).
+    expect(res.body).toBe('Claude not configured. Start the server with --claude-credentials-file FILE, or with ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN in its environment (docs/operations.md, "Credentials")');
   });
 
   it('re-attaches with Last-Event-ID instead of starting a second run, and replays only what was missed', async () => {

@@ -116,7 +116,6 @@ describe('ClaudeOptionsSchema', () => {
 
   it.each([
     ['effort', 'extreme'],
-    ['permissionMode', 'delegate'],
     ['permissionMode', 'yolo'],
     ['inputFormat', 'json'],
     ['outputFormat', 'xml'],
@@ -126,12 +125,12 @@ describe('ClaudeOptionsSchema', () => {
   });
 
   it.each([
-    ['permissionMode', ['default', 'manual', 'acceptEdits', 'plan', 'dontAsk', 'auto', 'bypassPermissions']],
+    ['permissionMode', ['default', 'manual', 'acceptEdits', 'plan', 'dontAsk', 'auto', 'bypassPermissions', 'delegate']],
     ['effort', ['low', 'medium', 'high', 'xhigh', 'max']],
     ['outputFormat', ['text', 'json', 'stream-json']],
     ['inputFormat', ['text', 'stream-json']],
     ['promptCachingTtl', ['1h', '5m']],
-  ])('accepts every %s the CLI accepts', (key, values) => {
+  ])('accepts every %s the CLI accepts (and Stromboli\'s delegate mode)', (key, values) => {
     for (const value of values) expect(issuePaths({ [key]: value }), value).toEqual([]);
   });
 

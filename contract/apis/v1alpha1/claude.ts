@@ -58,9 +58,11 @@ export const ClaudeOptionsSchema = z.strictObject({
   allowedTools: items(128, NAME_MAX).optional().describe('Pre-approved tool rules, e.g. "Bash(git:*)"; comma-joined into one argument: --allowedTools. Default: none.'),
   disallowedTools: items(128, NAME_MAX).optional().describe('Denied tool rules; comma-joined into one argument: --disallowedTools. Default: none.'),
   permissionMode: z
-    .enum(['default', 'manual', 'acceptEdits', 'plan', 'dontAsk', 'auto', 'bypassPermissions'])
+    .enum(['default', 'manual', 'acceptEdits', 'plan', 'dontAsk', 'auto', 'bypassPermissions', 'delegate'])
     .optional()
-    .describe('Permission mode: --permission-mode. Default: the CLI default ("default").'),
+    .describe(
+      'Permission mode: --permission-mode. Default: the CLI default ("default"). "delegate" (Stromboli\'s agent-team mode) is passed on for images whose CLI knows it; the bundled agent image\'s CLI (2.1.x) refuses it and the run fails with its message.',
+    ),
   dangerouslySkipPermissions: z.boolean().optional().describe('Bypass every permission check (sandboxed runs only): --dangerously-skip-permissions. Default: false.'),
   allowDangerouslySkipPermissions: z.boolean().optional().describe('Make bypass available without starting in it: --allow-dangerously-skip-permissions. Default: false.'),
   inputFormat: z.enum(['text', 'stream-json']).optional().describe('Input format: --input-format. Default: text.'),
