@@ -73,6 +73,7 @@ describe('GET /health and /claude/status', () => {
         status: 'ok',
         name: 'stromboli',
         version: expect.stringMatching(/^\d+\.\d+\.\d+/),
+        api_version: '0.5.7',
         components: [
           { name: 'podman', status: 'ok' },
           { name: 'claude-credentials-secret', status: 'ok' },

@@ -38,18 +38,18 @@ describe('GET /health', () => {
   it('answers 200 ok with every component when all are healthy', async () => {
     const res = await (await app(health(okComponents))).inject({ method: 'GET', url: '/health' });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ status: 'ok', name: 'stromboli', version: '1.2.3', components: okComponents });
+    expect(res.json()).toEqual({ status: 'ok', name: 'stromboli', version: '1.2.3', api_version: '0.5.7', components: okComponents });
   });
 
   it('answers 200 degraded, still 200, when a component fails', async () => {
     const res = await (await app(health(failing))).inject({ method: 'GET', url: '/health' });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ status: 'degraded', name: 'stromboli', version: '1.2.3', components: failing });
+    expect(res.json()).toEqual({ status: 'degraded', name: 'stromboli', version: '1.2.3', api_version: '0.5.7', components: failing });
   });
 
   it('answers ok without components when no checker is configured (Stromboli fallback)', async () => {
     const res = await (await app()).inject({ method: 'GET', url: '/health' });
-    expect(res.json()).toEqual({ status: 'ok', name: 'stromboli', version: '1.2.3' });
+    expect(res.json()).toEqual({ status: 'ok', name: 'stromboli', version: '1.2.3', api_version: '0.5.7' });
   });
 
   it('needs no token and is never rate-limited, even with auth on and a limit of one request', async () => {

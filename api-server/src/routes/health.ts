@@ -8,6 +8,9 @@ import { z } from 'zod';
 import type { HealthPort } from '../../../contract/ports.ts';
 import { errorOnlyEnvelope } from '../plugins/envelopes.ts';
 
+/** The Stromboli release whose HTTP API this facade follows (../shared/reference/stromboli.md is its contract). */
+export const STROMBOLI_API_VERSION = '0.5.7';
+
 const ComponentSchema = z.object({
   name: z.string().describe('podman | claude-credentials-secret'),
   status: z.enum(['ok', 'error']),
@@ -18,7 +21,8 @@ export const HealthResponseSchema = z
   .object({
     status: z.enum(['ok', 'degraded']).describe('degraded when any component is failing; the HTTP status stays 200.'),
     name: z.literal('stromboli'),
-    version: z.string(),
+    version: z.string().describe("This server's own version."),
+    api_version: z.literal(STROMBOLI_API_VERSION).describe('The Stromboli HTTP API version this server answers like (docs/compatibility.md); an addition of ours, for clients that check it.'),
     components: z.array(ComponentSchema).optional(),
   })
   .describe('Health check response');
@@ -39,10 +43,11 @@ export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (fast
     '/health',
     { schema: { tags: ['health'], summary: 'Health of the server, podman and the Claude credentials (public, always 200)', response: { 200: HealthResponseSchema } } },
     async () => {
-      if (opts.health === undefined) return { status: 'ok' as const, name: 'stromboli' as const, version: opts.version };
+      const about = { name: 'stromboli' as const, version: opts.version, api_version: STROMBOLI_API_VERSION };
+      if (opts.health === undefined) return { status: 'ok' as const, ...about };
       const components = await opts.health.check();
       const status = components.every((c) => c.status === 'ok') ? ('ok' as const) : ('degraded' as const);
-      return { status, name: 'stromboli' as const, version: opts.version, components };
+      return { status, ...about, components };
     },
   );
 };
