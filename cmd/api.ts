@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Ports } from '../contract/ports.ts';
 import { buildApp } from '../api-server/src/app.ts';
+import { shapesFor } from '../api-server/src/stromboli/api-version.ts';
 import { setupAuth } from '../api-server/src/auth/setup.ts';
 import type { AuthSetup } from '../api-server/src/auth/setup.ts';
 import { Metrics, listenMetrics } from '../api-server/src/plugins/metrics.ts';
@@ -18,7 +19,18 @@ import { compact } from '../contract/compact.ts';
 /** The settings of ServeConfig the facade uses. */
 export type ApiConfig = Pick<
   ServeConfig,
-  'host' | 'port' | 'auth' | 'jwtSecretFile' | 'apiTokenFile' | 'jwtAccessTtlSeconds' | 'jwtRefreshTtlSeconds' | 'rateLimitPerMinute' | 'trustedProxies' | 'bodyLimitBytes' | 'metricsAddress'
+  | 'host'
+  | 'port'
+  | 'auth'
+  | 'jwtSecretFile'
+  | 'apiTokenFile'
+  | 'jwtAccessTtlSeconds'
+  | 'jwtRefreshTtlSeconds'
+  | 'rateLimitPerMinute'
+  | 'trustedProxies'
+  | 'bodyLimitBytes'
+  | 'metricsAddress'
+  | 'stromboliApiVersion'
 >;
 
 /** The per-client rate limit window: the flag counts requests per minute. */
@@ -70,6 +82,7 @@ export async function startApi(options: ApiServerOptions): Promise<ApiServer> {
     version: await packageVersion(),
     auth: auth.app,
     bodyLimit: config.bodyLimitBytes,
+    apiShapes: shapesFor(config.stromboliApiVersion),
     trustedProxies: config.trustedProxies,
     ...(config.rateLimitPerMinute === 0 ? {} : { rateLimit: { max: config.rateLimitPerMinute, timeWindowMs: RATE_LIMIT_WINDOW_MS } }),
     ...compact({ metrics }),

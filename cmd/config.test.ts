@@ -14,6 +14,12 @@ describe('serve configuration', () => {
     expect(ServeConfigSchema.safeParse({ metricsAddress: 'no-port' }).success).toBe(false);
   });
 
+  it('answers 0.5.7 shapes by default, takes 0.3 or 0.4 and refuses a version it does not answer', () => {
+    expect(ServeConfigSchema.parse({}).stromboliApiVersion).toBe('0.5.7');
+    expect(ServeConfigSchema.parse({ stromboliApiVersion: '0.3.0-alpha' }).stromboliApiVersion).toBe('0.3.0-alpha');
+    expect(ServeConfigSchema.safeParse({ stromboliApiVersion: '1.0' }).error?.issues[0]?.message).toMatch(/0\.3, 0\.4 or 0\.5/);
+  });
+
   it('gives a node agent at least one reconcile worker per slot unless told otherwise', () => {
     expect(workersFor({ maxConcurrentRuns: 8 })).toBe(8);
     expect(workersFor({ maxConcurrentRuns: 2 })).toBe(4);

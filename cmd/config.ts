@@ -3,6 +3,7 @@
 // (credentials, secrets that never go in flags, webhook settings) are read by the entry points
 // from the environment they are given, and STROMBOLI_LOG_LEVEL by controller/src/log.ts.
 import { z } from 'zod';
+import { STROMBOLI_API_VERSION, isAnsweredVersion } from '../api-server/src/stromboli/api-version.ts';
 import type { WebhookSettings } from '../contract/ports.ts';
 import { DEFAULT_LOG_RETENTION_MS, DEFAULT_POLL_MS, DEFAULT_RETRY_DELAY_MS } from '../controller/src/agentrun/reconciler.ts';
 import { DEFAULT_CONCURRENCY, DEFAULT_RESYNC_MS } from '../controller/src/reconcile/controller.ts';
@@ -71,6 +72,15 @@ export const ServeConfigSchema = z.object({
   rateLimitPerMinute: z.int().min(0).default(600),
   /** Proxies (IPs or CIDRs) whose X-Forwarded-For names the client for rate limiting. Default none. */
   trustedProxies: z.array(z.string().min(1)).default([]),
+  /**
+   * The Stromboli API version whose answer shapes a request that names none gets (0.3 and 0.4
+   * list sessions and secrets as strings; docs/compatibility.md). A request's
+   * X-Stromboli-Api-Version header wins. Default '0.5.7'.
+   */
+  stromboliApiVersion: z
+    .string()
+    .default(STROMBOLI_API_VERSION)
+    .refine((version) => isAnsweredVersion(version), { message: 'must be a Stromboli API version this server answers: 0.3, 0.4 or 0.5 (e.g. 0.3.0-alpha)' }),
   /** Largest accepted request body in bytes. Default 1 MiB (Stromboli has no limit). */
   bodyLimitBytes: z.int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
   /** HOST:PORT of a separate Prometheus listener (GET /metrics), e.g. 127.0.0.1:9090. Default: none (metrics are never on the API port). */

@@ -24,6 +24,7 @@ import { imageRoutes } from './routes/images.ts';
 import { secretRoutes } from './routes/secrets.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { runFamily } from './routes/run-family.ts';
+import type { ApiShapes } from './stromboli/api-version.ts';
 import type { Ports } from '../../contract/ports.ts';
 import { compact } from '../../contract/compact.ts';
 
@@ -53,6 +54,8 @@ export interface AppOptions {
   trustedProxies?: readonly string[];
   /** Request metrics go here (served by their own listener, never by this app). Default: none. */
   metrics?: Metrics;
+  /** Answer shapes of requests that name no Stromboli API version (stromboli/api-version.ts). Default 'v0.5'. */
+  apiShapes?: ApiShapes;
 }
 
 export async function buildApp(ports: Ports, options: AppOptions = {}): Promise<FastifyInstance> {
@@ -98,8 +101,9 @@ export async function buildApp(ports: Ports, options: AppOptions = {}): Promise<
         ...(ports.health === undefined ? {} : { claudeConfigured: ports.health.claudeConfigured.bind(ports.health) }),
       });
       if (ports.health !== undefined) await authenticated.register(claudeStatusRoutes, { health: ports.health });
-      if (ports.sessions !== undefined) await authenticated.register(sessionRoutes, { sessions: ports.sessions });
-      if (ports.secrets !== undefined) await authenticated.register(secretRoutes, { secrets: ports.secrets });
+      const shapes = options.apiShapes ?? 'v0.5';
+      if (ports.sessions !== undefined) await authenticated.register(sessionRoutes, { sessions: ports.sessions, shapes });
+      if (ports.secrets !== undefined) await authenticated.register(secretRoutes, { secrets: ports.secrets, shapes });
       if (ports.images !== undefined) await authenticated.register(imageRoutes, { images: ports.images });
     });
   });

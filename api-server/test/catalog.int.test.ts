@@ -41,12 +41,13 @@ interface Answer {
   json: <T = Record<string, unknown>>() => T;
 }
 
-async function call(base: string, method: string, path: string, options: { body?: unknown; token?: string } = {}): Promise<Answer> {
+async function call(base: string, method: string, path: string, options: { body?: unknown; token?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
   const response = await fetch(new URL(path, base), {
     method,
     headers: {
       ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
       ...(options.token === undefined ? {} : { authorization: `Bearer ${options.token}` }),
+      ...options.headers,
     },
     ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
   });
@@ -119,6 +120,10 @@ describe('secrets over real podman secrets', () => {
 
     const one = await call(ts.url, 'GET', `/secrets/${name}`);
     expect(one.json()).toEqual(mine);
+    // A client of Stromboli 0.3/0.4 asks for its shape: the names alone.
+    const names = await call(ts.url, 'GET', '/secrets', { headers: { 'x-stromboli-api-version': '0.3.0-alpha' } });
+    expect(names.json<{ secrets: unknown[] }>().secrets).toContain(name);
+    expect(names.json<{ secrets: unknown[] }>().secrets.every((entry) => typeof entry === 'string')).toBe(true);
 
     const again = await call(ts.url, 'POST', '/secrets', { body: { name, value: 'something-else' } });
     expect(again.status).toBe(409);
@@ -187,6 +192,8 @@ describe('sessions written by a real run of the fake Claude image', () => {
 
     const list = await call(ts.url, 'GET', '/sessions');
     expect(list.json<{ sessions: Array<{ id: string; title: string }> }>().sessions).toContainEqual({ id: sessionId, title: expect.any(String) });
+    const ids = await call(ts.url, 'GET', '/sessions', { headers: { 'x-stromboli-api-version': '0.4' } });
+    expect(ids.json()).toEqual({ sessions: list.json<{ sessions: Array<{ id: string }> }>().sessions.map((session) => session.id) });
 
     const page = await call(ts.url, 'GET', `/sessions/${sessionId}/messages?limit=1000`);
     expect(page.status).toBe(200);

@@ -7,9 +7,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { HealthPort } from '../../../contract/ports.ts';
 import { errorOnlyEnvelope } from '../plugins/envelopes.ts';
-
-/** The Stromboli release whose HTTP API this facade follows (../shared/reference/stromboli.md is its contract). */
-export const STROMBOLI_API_VERSION = '0.5.7';
+import { STROMBOLI_API_VERSION } from '../stromboli/api-version.ts';
 
 const ComponentSchema = z.object({
   name: z.string().describe('podman | claude-credentials-secret'),

@@ -51,6 +51,14 @@ describe('GET /secrets', () => {
     expect(res.body).not.toContain(VALUE);
   });
 
+  it('lists the names alone for a client that asks for the 0.3/0.4 shapes (X-Stromboli-Api-Version)', async () => {
+    const { app } = await setup();
+    const res = await app.inject({ method: 'GET', url: '/secrets', headers: { 'x-stromboli-api-version': '0.4' } });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ secrets: ['github-token'] });
+    expect(res.body).not.toContain(VALUE);
+  });
+
   it('answers 500 {"secrets":null,"error":"failed to list secrets"} when podman fails', async () => {
     const { app, secrets } = await setup();
     secrets.failure = new Error('podman secret ls failed: some internal detail');

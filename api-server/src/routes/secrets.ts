@@ -6,13 +6,21 @@ import { z } from 'zod';
 import { isAppError } from '../../../contract/errors.ts';
 import { errorOnlyEnvelope, nullList, successFalse } from '../plugins/envelopes.ts';
 import type { SecretInfo, SecretPort } from '../../../contract/ports.ts';
+import type { ApiShapes } from '../stromboli/api-version.ts';
+import { requestShapes } from '../stromboli/api-version.ts';
 
 const SecretSchema = z.object({
   id: z.string(),
   name: z.string(),
   created_at: z.string().describe('As podman reports it (may be relative, e.g. "10 days ago"); "" when unknown.'),
 });
-const SecretListSchema = z.object({ secrets: z.array(SecretSchema).nullable(), error: z.string().optional() });
+const SecretListSchema = z.object({
+  secrets: z
+    .union([z.array(SecretSchema), z.array(z.string())])
+    .nullable()
+    .describe('{id, name, created_at} objects (0.5 shapes, the default), or the names alone for a request in 0.3/0.4 shapes (X-Stromboli-Api-Version).'),
+  error: z.string().optional(),
+});
 const SuccessBody = z.object({ success: z.boolean(), name: z.string().optional(), error: z.string().optional() });
 const ErrorBody = z.object({ error: z.string() });
 const NameParams = z.object({ name: z.string().max(253).describe('Secret name: letters, digits, "_" and "-".') });
@@ -27,6 +35,8 @@ function toBody(secret: SecretInfo): z.infer<typeof SecretSchema> {
 
 export interface SecretRoutesOptions {
   secrets: SecretPort;
+  /** The answer shapes of a request that names no version (stromboli/api-version.ts). Default 'v0.5'. */
+  shapes?: ApiShapes;
 }
 
 export const secretRoutes: FastifyPluginAsync<SecretRoutesOptions> = async (fastify, opts) => {
@@ -38,7 +48,11 @@ export const secretRoutes: FastifyPluginAsync<SecretRoutesOptions> = async (fast
       schema: { tags: ['secrets'], summary: 'List podman secrets (names only, never values)', response: { 200: SecretListSchema, 500: SecretListSchema, 503: SecretListSchema } },
       config: { errorEnvelope: nullList('secrets', 'failed to list secrets') },
     },
-    async () => ({ secrets: (await opts.secrets.list()).map(toBody) }),
+    async (request) => {
+      const shapes = requestShapes(request.headers, opts.shapes ?? 'v0.5');
+      const secrets = await opts.secrets.list();
+      return { secrets: shapes === 'v0.3' ? secrets.map((secret) => secret.name) : secrets.map(toBody) };
+    },
   );
 
   app.post(

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConflictError, ValidationError } from '../../../contract/errors.ts';
 import { buildApp } from '../app.ts';
+import type { AppOptions } from '../app.ts';
 import { stubLogReader, stubRunStore } from '../../test/helpers/stub-ports.ts';
 import type { HistoryMessage, SessionPort } from '../../../contract/ports.ts';
 import { pageOf, toMessageBody } from './sessions.ts';
@@ -35,12 +36,12 @@ class FakeSessions implements SessionPort {
   }
 }
 
-async function setup() {
+async function setup(options: AppOptions = {}) {
   const sessions = new FakeSessions();
   sessions.dirs.set(ID, { title: 'Fix the flaky test', history: Array.from({ length: 120 }, (_, i) => message(i)) });
   sessions.dirs.set(OTHER, { title: '' });
   sessions.dirs.set(BUSY, { title: 'busy' });
-  const app = await buildApp({ runs: stubRunStore(), logs: stubLogReader(), sessions });
+  const app = await buildApp({ runs: stubRunStore(), logs: stubLogReader(), sessions }, options);
   return { app, sessions };
 }
 
@@ -50,6 +51,23 @@ describe('GET /sessions', () => {
     const res = await app.inject({ method: 'GET', url: '/sessions' });
     expect(res.statusCode).toBe(200);
     expect(res.json()).toEqual({ sessions: [{ id: ID, title: 'Fix the flaky test' }, { id: OTHER, title: '' }, { id: BUSY, title: 'busy' }] });
+  });
+
+  it('lists the ids alone for a client that asks for the 0.3/0.4 shapes, by header or by the server setting', async () => {
+    const { app } = await setup();
+    const old = await app.inject({ method: 'GET', url: '/sessions', headers: { 'x-stromboli-api-version': '0.3.0-alpha' } });
+    expect(old.json()).toEqual({ sessions: [ID, OTHER, BUSY] });
+    const legacy = await setup({ apiShapes: 'v0.3' });
+    expect((await legacy.app.inject({ method: 'GET', url: '/sessions' })).json()).toEqual({ sessions: [ID, OTHER, BUSY] });
+    const asked = await legacy.app.inject({ method: 'GET', url: '/sessions', headers: { 'x-stromboli-api-version': '0.5.7' } });
+    expect(asked.json()).toEqual({ sessions: [{ id: ID, title: 'Fix the flaky test' }, { id: OTHER, title: '' }, { id: BUSY, title: 'busy' }] });
+  });
+
+  it('answers 400 in the list envelope for a version it does not answer', async () => {
+    const { app } = await setup();
+    const res = await app.inject({ method: 'GET', url: '/sessions', headers: { 'x-stromboli-api-version': '2.0' } });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toEqual({ sessions: null, error: 'unsupported Stromboli API version "2.0": this server answers the shapes of 0.3, 0.4 and 0.5' });
   });
 
   it('lists an empty array, not null, when there are none', async () => {

@@ -8,6 +8,8 @@ import { NotFoundError, ValidationError, isAppError } from '../../../contract/er
 import { errorOnlyEnvelope, nullList, successFalse } from '../plugins/envelopes.ts';
 import type { HistoryMessage, SessionPort } from '../../../contract/ports.ts';
 import { compact } from '../../../contract/compact.ts';
+import type { ApiShapes } from '../stromboli/api-version.ts';
+import { requestShapes } from '../stromboli/api-version.ts';
 
 /** Stromboli's page size defaults and cap. */
 export const DEFAULT_MESSAGE_LIMIT = 50;
@@ -18,10 +20,13 @@ const SuccessBody = z.object({ success: z.boolean(), session_id: z.string().opti
 
 const SessionListSchema = z
   .object({
-    sessions: z.array(z.object({ id: z.string(), title: z.string().describe('The session title, or "" when Claude recorded none.') })).nullable(),
+    sessions: z
+      .union([z.array(z.object({ id: z.string(), title: z.string().describe('The session title, or "" when Claude recorded none.') })), z.array(z.string())])
+      .nullable()
+      .describe('{id, title} objects (0.5 shapes, the default), or the ids alone for a request in 0.3/0.4 shapes (X-Stromboli-Api-Version).'),
     error: z.string().optional(),
   })
-  .describe('Sessions, most recently used first (v0.5 shape; v0.3 clients expect a list of id strings).');
+  .describe('Sessions, most recently used first.');
 
 const UsageSchema = z.object({ input_tokens: z.number(), output_tokens: z.number(), cache_creation_input_tokens: z.number(), cache_read_input_tokens: z.number() });
 const BlockSchema = z.object({
@@ -130,6 +135,8 @@ export function toMessageBody(m: HistoryMessage): MessageBody {
 
 export interface SessionRoutesOptions {
   sessions: SessionPort;
+  /** The answer shapes of a request that names no version (stromboli/api-version.ts). Default 'v0.5'. */
+  shapes?: ApiShapes;
 }
 
 export const sessionRoutes: FastifyPluginAsync<SessionRoutesOptions> = async (fastify, opts) => {
@@ -141,7 +148,11 @@ export const sessionRoutes: FastifyPluginAsync<SessionRoutesOptions> = async (fa
       schema: { tags: ['sessions'], summary: 'List sessions', response: { 200: SessionListSchema, 500: SessionListSchema } },
       config: { errorEnvelope: nullList('sessions', 'failed to list sessions') },
     },
-    async () => ({ sessions: await opts.sessions.list() }),
+    async (request) => {
+      const shapes = requestShapes(request.headers, opts.shapes ?? 'v0.5');
+      const sessions = await opts.sessions.list();
+      return { sessions: shapes === 'v0.3' ? sessions.map((session) => session.id) : sessions };
+    },
   );
 
   app.delete(
