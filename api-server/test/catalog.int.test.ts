@@ -152,8 +152,14 @@ describe('secrets over real podman secrets', () => {
 });
 
 describe('images', () => {
-  it('lists the local images, the fake Claude image among them, and shows one by name', async () => {
+  it('lists the local images once per name, the fake Claude image among them, and shows one by name', async () => {
     const dirs = await createTempDirs(cleanup, 'images');
+    // A second tag of the fake image, made (and removed) by this test: podman then reports the image once per tag.
+    const extraTag = `localhost/stromboli/fake-claude:catalog-${randomBytes(4).toString('hex')}`;
+    await runCommand('podman', ['tag', FAKE_IMAGE, extraTag]);
+    cleanup.add(`untag ${extraTag}`, async () => {
+      await runCommand('podman', ['untag', extraTag]);
+    });
     const ts = await startTestServer(cleanup, dirs);
     const res = await call(ts.url, 'GET', '/images');
     expect(res.status).toBe(200);
@@ -163,6 +169,9 @@ describe('images', () => {
     expect(fake).toMatchObject({ compatibility_rank: 1, compatible: true, has_claude_cli: true, size: expect.any(Number), created: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/) });
     const ranks = images.map((i) => Number(i['compatibility_rank']));
     expect(ranks).toEqual([...ranks].sort((a, b) => a - b));
+    const names = images.map((i) => `${String(i['repository'])}:${String(i['tag'])}`);
+    expect(names.filter((name) => name === extraTag || name === FAKE_IMAGE)).toHaveLength(2);
+    expect(names).toEqual([...new Set(names)]);
 
     const one = await call(ts.url, 'GET', `/images/${encodeURIComponent(FAKE_IMAGE)}`);
     expect(one.status).toBe(200);

@@ -77,6 +77,15 @@ describe('ImageCatalog', () => {
     });
   });
 
+  it('lists a multi-tagged image once per name, though podman reports it once per tag', async () => {
+    const tagged = IMAGES.filter((image) => image.names.length > 1);
+    expect(tagged.length).toBeGreaterThan(0);
+    const list = await new ImageCatalog({ podman: podmanWith([...IMAGES, ...tagged]), agentImage: AGENT }).list();
+    const names = list.map((i) => `${i.repository}:${i.tag}`);
+    expect(names).toEqual([...new Set(names)]);
+    expect(names).toContain('localhost/stromboli/agent:v1');
+  });
+
   it.each([
     [AGENT, 'localhost/stromboli/agent:latest'],
     ['stromboli/agent', 'localhost/stromboli/agent:latest'],

@@ -82,9 +82,14 @@ export class ImageCatalog implements ImagePort {
     this.#agentImage = options.agentImage ?? DEFAULT_AGENT_IMAGE;
   }
 
-  /** Every local image name, best rank first, then by name. */
+  /**
+   * Every local image name once, best rank first, then by name. Podman lists a multi-tagged
+   * image once per tag, each entry with all of its names: one entry per image id is kept.
+   */
   async list(): Promise<ImageInfo[]> {
-    const infos = (await this.#podman.listImages()).flatMap((image) => toInfos(image, this.#agentImage));
+    const byId = new Map<string, ImageSummary>();
+    for (const image of await this.#podman.listImages()) if (!byId.has(image.id)) byId.set(image.id, image);
+    const infos = [...byId.values()].flatMap((image) => toInfos(image, this.#agentImage));
     return infos.sort((a, b) => a.rank - b.rank || compare(`${a.repository}:${a.tag}`, `${b.repository}:${b.tag}`) || compare(a.id, b.id));
   }
 
