@@ -158,7 +158,7 @@ describe('images', () => {
     const extraTag = `localhost/stromboli/fake-claude:catalog-${randomBytes(4).toString('hex')}`;
     await runCommand('podman', ['tag', FAKE_IMAGE, extraTag]);
     cleanup.add(`untag ${extraTag}`, async () => {
-      await runCommand('podman', ['untag', extraTag]);
+      await runCommand('podman', ['untag', extraTag, extraTag]); // that name only: without one, untag removes every name of the image
     });
     const ts = await startTestServer(cleanup, dirs);
     const res = await call(ts.url, 'GET', '/images');
