@@ -48,6 +48,10 @@ export const Reasons = {
   ApiError: 'ApiError',
   ClaudeError: 'ClaudeError',
   NonZeroExit: 'NonZeroExit',
+  /** A lifecycle hook (spec.podman.lifecycle) exited non-zero; its output is in the run's log. */
+  HookFailed: 'HookFailed',
+  /** The lifecycle hooks ran past spec.podman.lifecycle.hooksTimeout. */
+  HookTimeout: 'HookTimeout',
   ContainerLost: 'ContainerLost',
   StartFailed: 'StartFailed',
 } as const;

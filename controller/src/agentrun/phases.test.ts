@@ -102,6 +102,19 @@ describe('conclude', () => {
     expect(c.message.length).toBeGreaterThan(0);
   });
 
+  it('tells a failed or timed-out lifecycle hook from a failed CLI, by the launcher\'s exit codes, only for a spec with hooks', () => {
+    const withHooks = { prompt: 'x', podman: { lifecycle: { postStart: ['make setup'] } } };
+    const failed = conclude({ spec: withHooks, attempt: 1, container: { ...exited, exitCode: 117 }, record: record([], 'npm notice\nstromboli-hooks: postStart[0] failed with exit code 2\n') });
+    expect(failed).toMatchObject({ phase: 'Failed', reason: 'HookFailed', message: "postStart[0] failed with exit code 2; its output is in the run's log", retry: false });
+    const late = conclude({ spec: withHooks, attempt: 1, container: { ...exited, exitCode: 118 }, record: record([], 'stromboli-hooks: the hooks ran past hooksTimeout (5s)\n') });
+    expect(late).toMatchObject({ phase: 'Failed', reason: 'HookTimeout', message: "the hooks ran past hooksTimeout (5s); their output is in the run's log" });
+    expect(conclude({ spec: { ...withHooks, backoffLimit: 1 }, attempt: 1, container: { ...exited, exitCode: 117 }, record: record([]) })).toMatchObject({ reason: 'HookFailed', retry: true });
+    // Without hooks the same code is the CLI's own.
+    expect(conclude({ spec, attempt: 1, container: { ...exited, exitCode: 117 }, record: record([init]) }).reason).toBe('NonZeroExit');
+    // Once the CLI printed its result, the result decides.
+    expect(conclude({ spec: withHooks, attempt: 1, container: { ...exited, exitCode: 0 }, record: record([init, ok]) }).reason).toBe('Succeeded');
+  });
+
   it('names the signal of a crash', () => {
     expect(signalOf(139)).toBe('SIGSEGV');
     expect(signalOf(137)).toBe('SIGKILL');

@@ -4,6 +4,7 @@
 import type { AgentRunSpec, AgentRunStatus, Phase } from '../../../contract/apis/v1alpha1/index.ts';
 import { Reasons, isTerminalPhase } from '../../../contract/apis/v1alpha1/index.ts';
 import { parseDuration } from '../../../contract/apis/v1alpha1/podman.ts';
+import { HOOK_FAILED_EXIT, HOOK_LOG_PREFIX, HOOK_TIMEOUT_EXIT, hasHooks } from '../runner/lifecycle.ts';
 import type { AttemptRecord, ObservedContainer } from '../runner/types.ts';
 
 /** The finalizer that guarantees a deleted run's container is stopped and removed. */
@@ -184,6 +185,12 @@ function concludeAttempt(input: ConcludeInput): Conclusion {
   if (container.startedAt === undefined && container.exitCode === undefined) {
     return fail(Reasons.StartFailed, 'the container was created but never started');
   }
+  // The hooks' launcher (runner/lifecycle.ts) ends with its own codes before the CLI ever ran.
+  if (hasHooks(input.spec.podman?.lifecycle)) {
+    const said = hookMessage(record.stderrTail);
+    if (container.exitCode === HOOK_FAILED_EXIT) return fail(Reasons.HookFailed, `${said ?? 'a lifecycle hook failed'}; its output is in the run's log`);
+    if (container.exitCode === HOOK_TIMEOUT_EXIT) return fail(Reasons.HookTimeout, `${said ?? 'the lifecycle hooks ran past hooksTimeout'}; their output is in the run's log`);
+  }
   const deadlineExceeded =
     input.stoppedFor === 'deadline' ||
     (container.exitCode !== 0 && elapsedSeconds(container) !== undefined && (elapsedSeconds(container) ?? 0) >= deadlineSeconds(input.spec));
@@ -201,6 +208,15 @@ function concludeAttempt(input: ConcludeInput): Conclusion {
     return fail(Reasons.NonZeroExit, `claude exited with code ${code} without a result${firstLine === '' ? '' : `: ${firstLine}`}`);
   }
   return fail(Reasons.ClaudeError, 'claude exited without a result event');
+}
+
+/** The hooks' launcher's last line on stderr, without its prefix. */
+function hookMessage(stderrTail: string): string | undefined {
+  const line = stderrTail
+    .split('\n')
+    .reverse()
+    .find((l) => l.startsWith(HOOK_LOG_PREFIX));
+  return line === undefined ? undefined : line.slice(HOOK_LOG_PREFIX.length).trim();
 }
 
 function elapsedSeconds(container: ObservedContainer): number | undefined {

@@ -144,6 +144,13 @@ describe('buildPodmanRunArgs', () => {
     expect(buildPodmanRunArgs(withSpec({ remove: true })).slice(0, 7)).toEqual(['run', '--name', minimal.name, '-d', '--rm', '--pull', 'never']);
   });
 
+  it('replaces the entrypoint with the exec form, right before the image, only when asked', () => {
+    const args = buildPodmanRunArgs(withSpec({ entrypoint: ['/bin/sh', '-c', 'exec "$@"', 'hooks'] }));
+    expect(args.slice(-7)).toEqual(['--entrypoint', '["/bin/sh","-c","exec \\"$@\\"","hooks"]', 'localhost/stromboli/agent:latest', 'claude', '-p', '--', 'hi']);
+    expect(buildPodmanRunArgs(withSpec({}))).not.toContain('--entrypoint');
+    expect(() => buildPodmanRunArgs(withSpec({ entrypoint: [] }))).toThrow(RangeError);
+  });
+
   it('writes ro first for a read-only mount and never twice', () => {
     const args = buildPodmanRunArgs(withSpec({ mounts: [{ source: '/a', target: '/b', readOnly: true, options: ['Z', 'ro', 'nosuid'] }] }));
     expect(args).toContain('/a:/b:ro,Z,nosuid');

@@ -40,6 +40,8 @@ export interface PodmanRunSpec {
   image: string;
   /** Command and arguments after the image (e.g. `claude -p … -- prompt`). */
   command: readonly string[];
+  /** `--entrypoint`, replacing the image's (the lifecycle hooks' launcher, runner/lifecycle.ts). Default: the image's. */
+  entrypoint?: readonly string[] | undefined;
   /** Container labels, written sorted by key. */
   labels: Readonly<Record<string, string>>;
   /** Plain environment variables, written sorted by key. Never put a secret value here: use `secrets`. */
@@ -132,7 +134,7 @@ function integer(value: number, what: string, min: number): string {
  * Why: the one place `podman run` flags are spelled. Returns the arguments after `podman`:
  * run, --name, [-d], [--rm], --label…, [--userns], --user, --cap-drop ALL, --security-opt
  * no-new-privileges, --pids-limit, [--read-only], --tmpfs…, [--init], [--network], [--memory],
- * [--cpus], [--cpu-shares], [--timeout], -e…, --secret…, -v…, [-w], image, command….
+ * [--cpus], [--cpu-shares], [--timeout], -e…, --secret…, -v…, [-w], [--entrypoint], image, command….
  * Throws RangeError for a value that would change the meaning of argv (a caller bug).
  */
 export function buildPodmanRunArgs(spec: PodmanRunSpec): string[] {
@@ -199,6 +201,10 @@ export function buildPodmanRunArgs(spec: PodmanRunSpec): string[] {
   if (spec.workdir !== undefined) {
     check(spec.workdir.startsWith('/') && !spec.workdir.includes('\0'), 'workdir must be absolute');
     args.push('-w', spec.workdir);
+  }
+  if (spec.entrypoint !== undefined) {
+    check(spec.entrypoint.length > 0 && spec.entrypoint.every((arg) => !arg.includes('\0')), 'entrypoint must be non-empty without NUL');
+    args.push('--entrypoint', JSON.stringify(spec.entrypoint)); // podman reads a JSON array as the exec form
   }
   args.push(spec.image);
   for (const arg of spec.command) check(!arg.includes('\0'), 'command arguments must not contain NUL');

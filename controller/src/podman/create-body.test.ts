@@ -53,6 +53,13 @@ describe('buildCreateBody', () => {
     });
   });
 
+  it('sends the entrypoint the CLI path passes as --entrypoint, and none when the image keeps its own', () => {
+    const entrypoint = ['/bin/sh', '-c', 'exec "$@"', 'hooks'];
+    const args = buildPodmanRunArgs({ ...spec, entrypoint });
+    expect(JSON.parse(args[args.indexOf('--entrypoint') + 1] ?? '')).toEqual(buildCreateBody({ ...spec, entrypoint }).entrypoint);
+    expect(buildCreateBody(spec)).not.toHaveProperty('entrypoint');
+  });
+
   it('means what the argv of the CLI path means (parity, flag by flag)', () => {
     const args = buildPodmanRunArgs(spec);
     const body = buildCreateBody(spec);

@@ -21,6 +21,7 @@ export interface CreateBody {
   name: string;
   image: string;
   command: string[];
+  entrypoint?: string[];
   labels: Record<string, string>;
   env: Record<string, string>;
   /** Secrets as environment variables: target variable → secret name (the value never travels). */
@@ -121,6 +122,7 @@ export function buildCreateBody(spec: PodmanRunSpec, options: CreateBodyOptions 
     name: spec.name,
     image: spec.image,
     command: [...spec.command],
+    ...(spec.entrypoint === undefined ? {} : { entrypoint: [...spec.entrypoint] }),
     labels: sorted(spec.labels),
     env: sorted(spec.env),
     secret_env: Object.fromEntries(secrets.filter((s) => (s.type ?? 'env') === 'env').map((s) => [s.target, s.name])),

@@ -1,8 +1,8 @@
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { TerminalError } from '../../../contract/errors.ts';
+import { TerminalError, TransientError } from '../../../contract/errors.ts';
 import { clearSecretValues, registerSecretValue } from '../../../contract/redact.ts';
 import { FakeExecutor } from '../exec/fake-executor.ts';
 import { PodmanClient } from '../podman/client.ts';
@@ -125,6 +125,38 @@ describe('PodmanAgentRunner.start', () => {
     await expect(runner.start(request({ prompt: 'x' }))).resolves.toBeUndefined();
     expect(executor.calls.some((c) => c.argv[1] === 'rm')).toBe(false);
     await runner.collect(run, 1, 'stromboli-demo-abc'); // the follower's writes end before the temp dir goes
+  });
+
+  it("waits (TransientError) while another running container holds the session's init lock, and takes over a lock whose container is gone", async () => {
+    const lifecycle = { onCreateCommand: ['make setup'] };
+    const running = await readFile(new URL('../podman/fixtures/inspect-running.json', import.meta.url), 'utf8');
+    const home = join(dir, 'sessions', SESSION);
+    await mkdir(home, { recursive: true });
+    await writeFile(join(home, '.stromboli-init.lock'), 'stromboli-other-run-1\n');
+    executor.onRun({ prefix: ['podman', 'image', 'exists'] }, { exitCode: 0 });
+    executor.onRun({ prefix: ['podman', 'container', 'inspect', '--format', 'json', 'stromboli-other-run-1'] }, { exitCode: 0, stdout: running }, { times: 1 });
+    const busy = await runner.start(request({ prompt: 'x', podman: { lifecycle } })).catch((e: unknown) => e);
+    expect(busy).toBeInstanceOf(TransientError);
+    expect((busy as Error).message).toContain('session initialization in progress: container stromboli-other-run-1');
+    expect(executor.calls.some((c) => c.argv[1] === 'run')).toBe(false);
+
+    // The holder is gone: the lock is taken over and the container starts with the hooks' launcher.
+    executor.onRun({ prefix: ['podman', 'container', 'inspect', '--format', 'json', 'stromboli-other-run-1'] }, { exitCode: 125, stdout: '[]' });
+    executor.onRun({ prefix: ['podman', 'run'] }, { exitCode: 0, stdout: `${'a'.repeat(64)}\n` });
+    executor.onStream({ prefix: ['podman', 'logs'] }, { lines: [] });
+    await runner.start(request({ prompt: 'x', podman: { lifecycle } }));
+    expect(await readFile(join(home, '.stromboli-init.lock'), 'utf8')).toBe('stromboli-demo-abc\n');
+    const argv = executor.calls.find((c) => c.argv[1] === 'run')?.argv ?? [];
+    expect(JSON.parse(argv[argv.indexOf('--entrypoint') + 1] ?? '[]')).toEqual(expect.arrayContaining(['/bin/sh', '-c', 'stromboli-hooks']));
+    expect(argv.slice(argv.indexOf('localhost/stromboli/agent:latest') + 1, argv.indexOf('localhost/stromboli/agent:latest') + 3)).toEqual(['claude', '-p']);
+    await runner.collect(run, 1, 'stromboli-demo-abc');
+
+    // Once the session has its marker, no lock is taken at all.
+    await rm(join(home, '.stromboli-init.lock'));
+    await writeFile(join(home, '.stromboli-initialized'), '2026-12-08T00:00:00Z\n');
+    await runner.start(request({ prompt: 'x', podman: { lifecycle } }, { attempt: 2, containerName: 'stromboli-demo-abc-2' }));
+    await expect(stat(join(home, '.stromboli-init.lock'))).rejects.toThrow(/ENOENT/);
+    await runner.collect(run, 2, 'stromboli-demo-abc-2');
   });
 
   it('fails ImageNotFound, naming the build command, when the image is not local', async () => {

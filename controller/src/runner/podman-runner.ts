@@ -4,6 +4,9 @@
 // event stream for the agent tells when containers end), else with the podman CLI (one `podman
 // logs -f` follower per container persists the output). Which one an attempt used is read from
 // its files, so a controller restarted into the other mode still adopts and collects it.
+import { constants } from 'node:fs';
+import { lstat, open, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { scrub } from '../../../contract/redact.ts';
 import { DEFAULT_PIDS_LIMIT, DEFAULT_USER } from '../podman/args.ts';
 import type { PodmanRunSpec } from '../podman/args.ts';
@@ -22,7 +25,8 @@ import { summarizeTranscript } from './stream-json.ts';
 import type { AgentRunner, AttemptRecord, ManagedContainer, ObservedContainer, StartRequest } from './types.ts';
 import { compact } from '../../../contract/compact.ts';
 import { Reasons } from '../../../contract/apis/v1alpha1/index.ts';
-import { TerminalError } from '../../../contract/errors.ts';
+import { TerminalError, TransientError } from '../../../contract/errors.ts';
+import { SESSION_INIT_LOCK, SESSION_MARKER, hasInitHooks } from './lifecycle.ts';
 
 export { CONTAINER_HOME, IMAGE_WORKDIR } from './run-spec.ts';
 export type { CredentialSecret } from './run-spec.ts';
@@ -83,6 +87,20 @@ const STDERR_TAIL_BYTES = 4096;
 
 type Optional = 'network' | 'log' | 'onOutputEnd' | 'api';
 
+/** A small file's first line, never through a symlink; undefined when unreadable. */
+async function readNoFollow(path: string): Promise<string | undefined> {
+  let handle;
+  try {
+    handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    const { buffer, bytesRead } = await handle.read({ buffer: Buffer.alloc(512), position: 0 });
+    return buffer.subarray(0, bytesRead).toString('utf8').split('\n')[0]?.trim();
+  } catch {
+    return undefined;
+  } finally {
+    await handle?.close();
+  }
+}
+
 /** Why: the real AgentRunner, the only code that starts agent containers. */
 export class PodmanAgentRunner implements AgentRunner {
   readonly #o: Required<Omit<PodmanAgentRunnerOptions, Optional>> & Pick<PodmanAgentRunnerOptions, Optional>;
@@ -141,8 +159,9 @@ export class PodmanAgentRunner implements AgentRunner {
     if (effective.forkFrom !== undefined && !(await this.#o.sessions.fork(effective.forkFrom, request.sessionId))) {
       throw new TerminalError(Reasons.InvalidSpec, `session ${effective.forkFrom} does not exist here; it cannot be forked`);
     }
-    await this.#o.sessions.ensure(request.sessionId);
+    const sessionPath = await this.#o.sessions.ensure(request.sessionId);
     const { run, attempt, containerName } = request;
+    if (hasInitHooks(request.spec.podman?.lifecycle)) await this.#takeInitLock(sessionPath, containerName);
     let outcome;
     if (this.#o.api === undefined) {
       outcome = await launchViaCli(this.#o.podman, spec);
@@ -153,6 +172,33 @@ export class PodmanAgentRunner implements AgentRunner {
     }
     if (outcome === 'adopted') this.#o.log?.info({ container: containerName }, 'adopting existing container');
     this.follow(run, attempt, containerName);
+  }
+
+  /**
+   * The once-per-session hooks of a session run in one container at a time: before a start that
+   * may run them (the session has no marker yet), the session's lock file names this container.
+   * A lock held by another container that still runs makes the start wait (TransientError: the
+   * loop retries); one whose container is gone (it failed, or was killed mid-hook) is taken over.
+   * The launcher removes the lock once it wrote the marker (runner/lifecycle.ts). The session
+   * directory is the container's HOME, so nothing in it is followed as a symlink.
+   */
+  async #takeInitLock(sessionPath: string, containerName: string): Promise<void> {
+    if (await lstat(join(sessionPath, SESSION_MARKER)).then(() => true, () => false)) return;
+    const lock = join(sessionPath, SESSION_INIT_LOCK);
+    for (let tries = 0; tries < 3; tries += 1) {
+      try {
+        await writeFile(lock, `${containerName}\n`, { flag: 'wx', mode: 0o644 });
+        return;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      const holder = await readNoFollow(lock);
+      if (holder !== undefined && holder !== containerName && (await this.#engine.inspect(holder))?.running === true) {
+        throw new TransientError(`session initialization in progress: container ${holder} is running this session's onCreateCommand/postCreate hooks`, 5_000);
+      }
+      await unlink(lock).catch(() => undefined); // stale (its container ended) or ours: taken over
+    }
+    throw new TransientError('session initialization in progress: the session lock keeps changing hands', 5_000);
   }
 
   async inspect(containerName: string): Promise<ObservedContainer | undefined> {

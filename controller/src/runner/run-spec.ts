@@ -6,11 +6,15 @@ import { compact } from '../../../contract/compact.ts';
 import { buildClaudeArgs, claudeEnv } from '../claude/args.ts';
 import type { PodmanRunSpec } from '../podman/args.ts';
 import { validateImage, validateVolumes, validateWorkdir } from './workspace.ts';
+import { hookEntrypoint } from './lifecycle.ts';
 import { containerLabels } from './names.ts';
 import type { StartRequest } from './types.ts';
 
 /** The container HOME, where the session directory is mounted (as Stromboli does). */
 export const CONTAINER_HOME = '/home/user';
+
+/** The CLI as the hooks' launcher finds it on the image's PATH (the agent images' entrypoint is this command). */
+export const CLI_COMMAND = 'claude';
 
 /** The working directory the agent images create (WORKDIR). */
 export const IMAGE_WORKDIR = '/workspace';
@@ -81,10 +85,13 @@ export async function prepareRunSpec(o: RunSpecSettings, request: StartRequest, 
     ...o.credentials.map((c) => ({ name: c.secret, target: c.target, ...(c.type === 'mount' ? { type: 'mount' as const } : {}) })),
     ...Object.entries(spec.podman?.secretsEnv ?? {}).map(([target, name]) => ({ name, target })),
   ];
+  // With lifecycle hooks a shell runs them first, then execs the CLI from PATH, as Stromboli does.
+  const entrypoint = hookEntrypoint(spec.podman?.lifecycle);
   return {
     name: request.containerName,
     image,
-    command,
+    command: entrypoint === undefined ? command : [CLI_COMMAND, ...command],
+    ...compact({ entrypoint }),
     labels: containerLabels(request.run, request.attempt, request.sessionId, o.owner),
     env: { ...o.env, ...claudeEnv(options), HOME: CONTAINER_HOME },
     secrets,
