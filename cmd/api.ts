@@ -9,8 +9,7 @@ import { shapesFor } from '../api-server/src/stromboli/api-version.ts';
 import { setupAuth } from '../api-server/src/auth/setup.ts';
 import type { AuthSetup } from '../api-server/src/auth/setup.ts';
 import { Metrics, listenMetrics } from '../api-server/src/plugins/metrics.ts';
-import type { MetricsListener } from '../api-server/src/plugins/metrics.ts';
-import type { ControllerMetrics } from '../controller/src/reconcile/controller.ts';
+import type { AgentMetrics, MetricsListener } from '../api-server/src/plugins/metrics.ts';
 import type { RootLogger } from '../controller/src/log.ts';
 import type { ServeConfig } from './config.ts';
 import { parseHostPort } from './config.ts';
@@ -59,8 +58,8 @@ export interface ApiServerOptions {
   ports: Ports;
   config: ApiConfig;
   auth: AuthSetup;
-  /** The loop's counters, served by the metrics listener when one is configured. */
-  loopMetrics?: () => ControllerMetrics;
+  /** The node agent's counters and timings, served by the metrics listener when one is configured. */
+  agentMetrics?: AgentMetrics;
   log: RootLogger;
 }
 
@@ -76,7 +75,10 @@ export interface ApiServer {
 /** Builds the app and listens on the API address, and on the metrics address when configured. */
 export async function startApi(options: ApiServerOptions): Promise<ApiServer> {
   const { ports, config, auth, log } = options;
-  const metrics = config.metricsAddress === undefined || options.loopMetrics === undefined ? undefined : new Metrics({ loop: options.loopMetrics });
+  const agentMetrics = options.agentMetrics;
+  const metrics =
+    config.metricsAddress === undefined || agentMetrics === undefined ? undefined : new Metrics({ loop: agentMetrics.loop, runs: agentMetrics.runs });
+  if (metrics !== undefined) agentMetrics?.observeLoop(metrics.loopObserver);
   const app = await buildApp(ports, {
     logger: log.child({ component: 'api' }),
     version: await packageVersion(),

@@ -10,6 +10,7 @@ import { KnownContainers } from '../controller/src/agentrun/known-containers.ts'
 import type { PromptSource } from '../controller/src/agentrun/prompt-source.ts';
 import { AgentRunReconciler } from '../controller/src/agentrun/reconciler.ts';
 import type { RunEvents } from '../controller/src/agentrun/run-events.ts';
+import { RunTally } from '../controller/src/agentrun/run-tally.ts';
 import { Slots } from '../controller/src/agentrun/slots.ts';
 import { seedSlots } from '../controller/src/agentrun/startup.ts';
 import { ExecaExecutor } from '../controller/src/exec/execa-executor.ts';
@@ -18,7 +19,7 @@ import { PodmanClient } from '../controller/src/podman/client.ts';
 import { startPodmanApi } from '../controller/src/podman/podman-api.ts';
 import type { PodmanApi } from '../controller/src/podman/podman-api.ts';
 import { runController } from '../controller/src/reconcile/controller.ts';
-import type { ControllerHandle } from '../controller/src/reconcile/controller.ts';
+import type { ControllerHandle, LoopObserver } from '../controller/src/reconcile/controller.ts';
 import { credentialSecretNames, syncCredentialSecrets } from '../controller/src/runner/credentials.ts';
 import type { CredentialSecret } from '../controller/src/runner/podman-runner.ts';
 import { LogStore } from '../controller/src/runner/log-store.ts';
@@ -79,6 +80,10 @@ export interface NodeAgent {
   credentials: readonly CredentialSecret[];
   /** Names of this agent's credential secrets (never listed or removed through the API). */
   reservedSecrets: string[];
+  /** Transitions, tokens and cost of this agent's runs since start (the metrics endpoint reads them). */
+  tally: RunTally;
+  /** Sends the loop's reconcile durations and queue waits to `observer` from now on (the metrics' histograms). */
+  observeLoop(observer: LoopObserver): void;
   /** Stops the loop, the janitor and the podman service; containers keep running for the next start to adopt. */
   close(): Promise<void>;
 }
@@ -142,6 +147,8 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
   const known = new KnownContainers();
   await seedSlots(store, runner, slots, log, known);
   const logRetentionMs = config.logRetentionSeconds * 1000;
+  const tally = new RunTally(options.events);
+  let loopObserver: LoopObserver | undefined;
   const reconciler = new AgentRunReconciler({
     containers: known,
     store,
@@ -150,9 +157,17 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     pollMs: config.pollMs,
     retryDelayMs: config.retryDelayMs,
     logRetentionMs,
-    ...compact({ node: options.node, events: options.events, prompts: options.prompts }),
+    events: tally,
+    ...compact({ node: options.node, prompts: options.prompts }),
   });
-  const controller = runController({ store, reconciler, log: log.child({ component: 'controller' }), concurrency: workersFor(config), resyncMs: config.resyncMs });
+  const controller = runController({
+    store,
+    reconciler,
+    log: log.child({ component: 'controller' }),
+    concurrency: workersFor(config),
+    resyncMs: config.resyncMs,
+    observer: { reconciled: (outcome, seconds) => loopObserver?.reconciled(outcome, seconds), waited: (seconds) => loopObserver?.waited(seconds) },
+  });
   loop.controller = controller;
   const janitor = new Janitor({ store, logs, log, retentionMs: logRetentionMs });
   try {
@@ -169,6 +184,10 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     sessions,
     credentials: credentials.secrets,
     reservedSecrets: Object.values(credentialSecretNames(owner)),
+    tally,
+    observeLoop: (observer) => {
+      loopObserver = observer;
+    },
     async close() {
       janitor.stop();
       await controller.stop();

@@ -65,7 +65,7 @@ export async function startEmbedded(config: ServeConfig, log: RootLogger, surrou
         },
         config,
         auth,
-        loopMetrics: () => agent.controller.metrics(),
+        agentMetrics: { loop: () => agent.controller.metrics(), runs: () => agent.tally.totals(), observeLoop: (observer) => agent.observeLoop(observer) },
         log,
       });
     } catch (err) {

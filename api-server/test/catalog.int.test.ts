@@ -306,16 +306,25 @@ describe('auth', () => {
 });
 
 describe('metrics', () => {
-  it('serves /metrics on its own listener only, with the controller loop counters', async () => {
+  it('serves /metrics on its own listener only, with the loop, the runs, tokens and cost', async () => {
     const dirs = await createTempDirs(cleanup, 'metrics');
     const ts = await startTestServer(cleanup, dirs, { metricsAddress: '127.0.0.1:0' });
     const url = String(ts.logs.withMessage('metrics serving')[0]?.['url']);
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+    await writeManifest(dirs.runsDir, 'counted.yaml', agentRun('counted', { prompt: 'Count me.' }));
+    const run = await waitForPhase(storeReader(ts.get, 'counted'), 'Succeeded', 'Succeeded');
     await call(ts.url, 'GET', '/images');
     const scrape = await fetch(url);
     expect(scrape.status).toBe(200);
     const text = await scrape.text();
-    expect(text).toContain('stromboli_workqueue_depth');
+    expect(text).toMatch(/^workqueue_depth\{name="agentrun"\} \d+$/m);
+    expect(text).toMatch(/^controller_runtime_reconcile_total\{controller="agentrun",result="success"\} [1-9]\d*$/m);
+    expect(text).toMatch(/^controller_runtime_reconcile_time_seconds_count\{controller="agentrun"\} [1-9]\d*$/m);
+    expect(text).toMatch(/^workqueue_queue_duration_seconds_count\{name="agentrun"\} [1-9]\d*$/m);
+    expect(text).toContain('stromboli_agentrun_transitions_total{namespace="default",phase="Succeeded",reason="Succeeded"} 1');
+    // The fake CLI reports usage and a model in its result event: counted once, when the run ended.
+    const model = run.status?.usage?.model ?? 'unknown';
+    expect(text).toContain(`stromboli_tokens_total{namespace="default",model="${model}",kind="output"} ${run.status?.usage?.outputTokens ?? -1}`);
     expect(text).toContain('http_requests_total{method="GET",route="/images",status="200"} 1');
     expect((await call(ts.url, 'GET', '/metrics')).status).toBe(404);
   });

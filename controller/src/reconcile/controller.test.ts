@@ -569,11 +569,31 @@ describe('runController', () => {
     await settle();
     expect(handle.metrics()).toEqual({
       reconciles: { success: 0, requeue: 2, terminal: 0, transient: 0, conflict: 0, error: 0 },
+      queueAdds: 4, // two enqueues, two delayed requeues
+      queueRetries: 0,
+      maxConcurrentReconciles: 4,
       queueDepth: 0,
       queueDelayed: 2,
       activeWorkers: 0,
       watchRestarts: 0,
     });
+  });
+
+  it("tells its observer each reconcile's outcome and duration and each key's wait, and counts a failed reconcile as a retry", async () => {
+    const reconciled: string[] = [];
+    const waits: number[] = [];
+    const { reconciler, handle } = await start({ observer: { reconciled: (outcome, seconds) => reconciled.push(`${outcome} ${seconds >= 0}`), waited: (s) => waits.push(s) } });
+    reconciler.handle = async (key) => {
+      if (key === 'ns/bad') throw new Error('boom');
+      return {};
+    };
+    handle.enqueue('ns/a');
+    handle.enqueue('ns/bad');
+    await settle();
+    expect(reconciled.slice(0, 2).sort()).toEqual(['error true', 'success true']);
+    expect(waits.length).toBeGreaterThanOrEqual(2);
+    expect(waits.every((s) => s >= 0)).toBe(true);
+    expect(handle.metrics().queueRetries).toBeGreaterThanOrEqual(1);
   });
 
   it.each([

@@ -45,12 +45,28 @@ export interface ControllerOptions<S> {
   watchBackoff?: BackoffOptions;
   /** Time and timers, for tests. Default systemClock. */
   clock?: Clock;
+  /** Told of each reconcile's duration and each key's wait in the queue (the metrics' histograms). Default: nobody. */
+  observer?: LoopObserver;
 }
 
-/** Counters for a future Prometheus exporter. */
+/** Durations the loop reports as they happen (a metrics module turns them into histograms). */
+export interface LoopObserver {
+  /** A reconcile finished with `outcome` after `seconds`. */
+  reconciled(outcome: ReconcileOutcome, seconds: number): void;
+  /** A key waited `seconds` in the queue between becoming due and a worker taking it. */
+  waited(seconds: number): void;
+}
+
+/** Counters for the Prometheus exporter (api-server/src/plugins/metrics.ts), read on each scrape. */
 export interface ControllerMetrics {
   /** Finished reconciles by outcome, since start. */
   reconciles: Record<ReconcileOutcome, number>;
+  /** Keys added to the queue since start (client-go's workqueue_adds_total). */
+  queueAdds: number;
+  /** Requeues after a failed reconcile, since start (workqueue_retries_total). */
+  queueRetries: number;
+  /** The most reconciles that run at once (controller_runtime_max_concurrent_reconciles). */
+  maxConcurrentReconciles: number;
   /** Keys due now (the workqueue_depth of client-go). */
   queueDepth: number;
   /** Keys waiting for a delayed requeue. */
@@ -101,7 +117,9 @@ export function runController<S>(options: ControllerOptions<S>): ControllerHandl
   check('errorAfterFailures', errorAfterFailures, Number.isInteger(errorAfterFailures) && errorAfterFailures >= 1, 'an integer >= 1');
   const backoff = createBackoff(options.backoff);
 
-  const queue = new WorkQueue({ concurrency, clock });
+  const observer = options.observer;
+  const queue = new WorkQueue({ concurrency, clock, ...(observer === undefined ? {} : { onWait: (ms: number) => observer.waited(ms / 1000) }) });
+  let queueRetries = 0;
   const reconciles: Record<ReconcileOutcome, number> = { success: 0, requeue: 0, terminal: 0, transient: 0, conflict: 0, error: 0 };
   const running = new Map<AbortController, string>();
   const stopController = new AbortController();
@@ -222,8 +240,12 @@ export function runController<S>(options: ControllerOptions<S>): ControllerHandl
 
     const decision = decideRetry({ settled, previousFailures: queue.failures(key), backoff, errorAfterFailures });
     reconciles[decision.outcome]++;
+    observer?.reconciled(decision.outcome, (clock.now() - startedAt) / 1000);
     if (decision.forget) queue.forget(key);
-    else queue.recordFailure(key);
+    else {
+      queue.recordFailure(key);
+      queueRetries += 1;
+    }
 
     const { requeue, error } = decision;
     const fields: Record<string, unknown> = { durationMs: clock.now() - startedAt };
@@ -294,7 +316,16 @@ export function runController<S>(options: ControllerOptions<S>): ControllerHandl
     stop,
     metrics: () => {
       const stats = queue.stats();
-      return { reconciles: { ...reconciles }, queueDepth: stats.ready, queueDelayed: stats.delayed, activeWorkers: running.size, watchRestarts };
+      return {
+        reconciles: { ...reconciles },
+        queueAdds: queue.adds,
+        queueRetries,
+        maxConcurrentReconciles: concurrency,
+        queueDepth: stats.ready,
+        queueDelayed: stats.delayed,
+        activeWorkers: running.size,
+        watchRestarts,
+      };
     },
   };
 }

@@ -249,6 +249,24 @@ describe('WorkQueue', () => {
     expect(await queue.get()).toBe('a');
   });
 
+  it('tells how long each key waited from due to handed out, and counts every add', async () => {
+    vi.useRealTimers();
+    const clock = new ManualClock();
+    const waits: number[] = [];
+    const queue = new WorkQueue({ clock, onWait: (ms) => waits.push(ms) });
+    queue.add('a');
+    queue.add('a'); // already due: the wait counts from the first
+    clock.advance(40);
+    queue.addAfter('b', 100);
+    expect(await queue.get()).toBe('a');
+    queue.done('a');
+    clock.advance(100); // b due now
+    clock.advance(7);
+    expect(await queue.get()).toBe('b');
+    expect(waits).toEqual([40, 7]);
+    expect(queue.adds).toBe(3);
+  });
+
   it('rejects a concurrency that is not a whole number of at least 1', () => {
     expect(() => new WorkQueue({ concurrency: 0 })).toThrow(/concurrency must be an integer >= 1, got 0/);
     expect(() => new WorkQueue({ concurrency: 1.5 })).toThrow(RangeError);

@@ -39,6 +39,8 @@ export interface WorkQueueOptions {
   concurrency?: number;
   /** Time source for delayed adds and the drain deadline. Default systemClock. */
   clock?: Clock;
+  /** Told, as each key is handed out, how long it waited since it became due (client-go's workqueue_queue_duration_seconds). Default: nobody. */
+  onWait?: (waitedMs: number) => void;
 }
 
 /** Counts for metrics. */
@@ -65,6 +67,10 @@ export class WorkQueue {
   // Ready keys by priority; a Set keeps insertion (FIFO) order within a priority.
   readonly #ready = new Map<number, Set<string>>();
   readonly #readyPriority = new Map<string, number>();
+  /** When each ready key became due (only kept with an onWait listener). */
+  readonly #readySince = new Map<string, number>();
+  readonly #onWait: ((waitedMs: number) => void) | undefined;
+  #adds = 0;
   // Keys added while in flight, with their priority: they become ready at done().
   readonly #rerun = new Map<string, number>();
   readonly #inFlight = new Set<string>();
@@ -86,11 +92,13 @@ export class WorkQueue {
     }
     this.#concurrency = concurrency;
     this.#clock = options.clock ?? systemClock;
+    this.#onWait = options.onWait;
   }
 
   /** Makes `key` due now; a pending delayed add of it is superseded. Ignored after shutdown(). */
   add(key: string, options: AddOptions = {}): void {
     if (this.#shutDown) return;
+    this.#adds += 1;
     this.#delayed.delete(key);
     this.#makeDue(key, options.priority ?? 0);
     this.#dispatch();
@@ -106,6 +114,7 @@ export class WorkQueue {
       this.add(key, options);
       return;
     }
+    this.#adds += 1;
     if (this.#readyPriority.has(key) || this.#rerun.has(key)) return;
     const readyAt = this.#clock.now() + ms;
     const existing = this.#delayed.get(key);
@@ -163,6 +172,11 @@ export class WorkQueue {
     return { ready: this.#readyPriority.size + this.#rerun.size, delayed: this.#delayed.size, inFlight: this.#inFlight.size };
   }
 
+  /** add() and addAfter() calls so far (client-go's workqueue_adds_total). */
+  get adds(): number {
+    return this.#adds;
+  }
+
   /** True once shutdown() was called. */
   get isShutDown(): boolean {
     return this.#shutDown;
@@ -181,6 +195,7 @@ export class WorkQueue {
       this.#timerAt = Number.POSITIVE_INFINITY;
       this.#ready.clear();
       this.#readyPriority.clear();
+      this.#readySince.clear();
       this.#rerun.clear();
       this.#delayed.clear();
       this.#heap = [];
@@ -226,6 +241,7 @@ export class WorkQueue {
     }
     bucket.add(key);
     this.#readyPriority.set(key, priority);
+    if (this.#onWait !== undefined && !this.#readySince.has(key)) this.#readySince.set(key, this.#clock.now());
   }
 
   #removeReady(key: string, priority: number): void {
@@ -251,6 +267,11 @@ export class WorkQueue {
     while (this.#getters.length > 0 && this.#inFlight.size < this.#concurrency) {
       const key = this.#takeReady();
       if (key === undefined) return;
+      const since = this.#readySince.get(key);
+      if (since !== undefined) {
+        this.#readySince.delete(key);
+        this.#onWait?.(this.#clock.now() - since);
+      }
       this.#inFlight.add(key);
       this.#getters.shift()?.(key);
     }
