@@ -33,6 +33,7 @@ let agentConfig = '';
 let apiConfig = '';
 let facadeUrl = '';
 let apiToken = '';
+let notes = '';
 
 interface Container {
   args: string[];
@@ -110,6 +111,7 @@ beforeAll(async () => {
     '--set', `agent.runImage=${FAKE_IMAGE}`, '--set', 'agent.containerNetwork=none',
   ]);
   expect(installed.exitCode, `${installed.stdout}\n${installed.stderr}`).toBe(0);
+  notes = installed.stdout.slice(installed.stdout.indexOf('NOTES:'));
   const manifest = await helm(bed, ['get', 'manifest', release, '--namespace', namespace]);
   expect(manifest.exitCode, manifest.stderr).toBe(0);
   manifests = manifestsOf(manifest.stdout);
@@ -137,6 +139,10 @@ describe('helm install into the real API server', () => {
     // No kubelet and no controller-manager: the DaemonSet and the Deployment never get a pod.
     const pods = await kubectl(bed, ['get', 'pods', '-n', namespace, '-o', 'name']);
     expect(pods.stdout.trim()).toBe('');
+    // The release notes say where things are and how to read the generated API token.
+    expect(notes).toContain(`Node agents: DaemonSet ${fullname}-agent, watching namespace ${runs}.`);
+    expect(notes).toContain(`kubectl get secret -n ${namespace} ${fullname}-api-token -o jsonpath='{.data.tokens}' | base64 -d`);
+    expect(notes).toContain('The CRD in crds/ is not upgraded by helm upgrade: see docs/helm.md, "Upgrade".');
   });
 
   it('gives the node agent\'s token exactly its rights in each namespace, and nothing cluster-wide', async () => {
