@@ -1,4 +1,4 @@
-// Writes crds/agentrun.yaml from the zod schemas in controller/src/apis (zod → JSON Schema →
+// Writes crds/agentrun.yaml (and its copy in charts/stromboli/crds/) from the zod schemas in controller/src/apis (zod → JSON Schema →
 // structural OpenAPI v3). `--check` fails when the committed file drifted from the schemas.
 // Usage: node scripts/gen-crds.ts [--check]
 import { readFile, writeFile } from 'node:fs/promises';
@@ -145,20 +145,29 @@ export function renderCrd(): string {
   return header + stringify(agentRunCrd(), { lineWidth: 0 });
 }
 
+/** Where the CRD is written: crds/ and the Helm chart's crds/ (the same bytes; Helm installs that copy). */
+export const CRD_TARGETS = ['crds/agentrun.yaml', 'charts/stromboli/crds/agentrun.yaml'] as const;
+
 async function main(): Promise<void> {
-  const target = fileURLToPath(new URL('../crds/agentrun.yaml', import.meta.url));
   const rendered = renderCrd();
-  if (process.argv.includes('--check')) {
-    const current = await readFile(target, 'utf8').catch(() => '');
-    if (current !== rendered) {
-      process.stderr.write('crds/agentrun.yaml is out of date with controller/src/apis: run `npm run gen:crds` and commit the result\n');
-      process.exit(1);
+  const check = process.argv.includes('--check');
+  let stale = false;
+  for (const relative of CRD_TARGETS) {
+    const target = fileURLToPath(new URL(`../${relative}`, import.meta.url));
+    if (check) {
+      const current = await readFile(target, 'utf8').catch(() => '');
+      if (current !== rendered) {
+        process.stderr.write(`${relative} is out of date with controller/src/apis: run \`npm run gen:crds\` and commit the result\n`);
+        stale = true;
+      } else {
+        process.stdout.write(`${relative} is up to date\n`);
+      }
+      continue;
     }
-    process.stdout.write('crds/agentrun.yaml is up to date\n');
-    return;
+    await writeFile(target, rendered);
+    process.stdout.write(`wrote ${target}\n`);
   }
-  await writeFile(target, rendered);
-  process.stdout.write(`wrote ${target}\n`);
+  if (stale) process.exit(1);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -73,16 +73,17 @@ export interface ChildProcessHandle {
 /**
  * Runs `node bin/stromboli.js ARGS` without credentials in its environment and waits for the
  * pino line whose msg is `readyMessage`; the cleanup kills it and removes the containers of `owner`.
+ * `env` adds to (or overrides) its environment, e.g. what a pod's downward API would set.
  */
 export async function spawnStromboli(
   cleanup: Cleanup,
-  options: { args: readonly string[]; owner: string; readyMessage: string; what: string; startTimeoutMs?: number },
+  options: { args: readonly string[]; owner: string; readyMessage: string; what: string; startTimeoutMs?: number; env?: Readonly<Record<string, string>> },
 ): Promise<ChildProcessHandle> {
   const { owner, readyMessage, what } = options;
   const startTimeoutMs = options.startTimeoutMs ?? 60_000;
   const child = spawn(process.execPath, [STROMBOLI_BIN, ...options.args], {
     cwd: REPO_ROOT,
-    env: { ...childEnv(), CONTAINERS_CONF, STROMBOLI_LOG_LEVEL: 'info' },
+    env: { ...childEnv(), CONTAINERS_CONF, STROMBOLI_LOG_LEVEL: 'info', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const pid = child.pid;
