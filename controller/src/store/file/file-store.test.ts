@@ -115,6 +115,14 @@ describe('FileStore', () => {
     return isAppError(err) ? err.code : undefined;
   }
 
+  /** Every entry of every journal generation in stateDir, in order: what a crash now would keep beyond the snapshot. */
+  async function journalEntries(): Promise<{ rv: number; put?: { manifest?: string; object: Resource<Status> }; delete?: { namespace: string; name: string } }[]> {
+    const files = (await readdir(stateDir)).filter((f) => /^journal-\d+\.jsonl$/.test(f)).sort((a, b) => Number(a.slice(8, -6)) - Number(b.slice(8, -6)));
+    const lines: string[] = [];
+    for (const file of files) lines.push(...(await readFile(join(stateDir, file), 'utf8')).split('\n').filter((l) => l !== ''));
+    return lines.map((l) => JSON.parse(l) as { rv: number });
+  }
+
   /** Every file under runsDir with its content, to prove the store never writes there. */
   async function snapshot(dir: string): Promise<Record<string, string>> {
     const out: Record<string, string> = {};
@@ -249,7 +257,8 @@ describe('FileStore', () => {
     await rm(join(runsDir, 'a.yaml'));
     await expect.poll(watch.summary).toEqual(['ADDED a', 'DELETED a']);
     expect(await names(store)).toEqual([]);
-    expect(await readdir(join(stateDir, 'resources', 'default'))).toEqual([]);
+    expect((await journalEntries()).at(-1)).toMatchObject({ delete: { namespace: 'default', name: 'a' } });
+    expect(await names(await reopen(store))).toEqual([]);
   });
 
   it('keeps the run of a removed file while finalizers remain, still writing its status', async () => {
@@ -312,10 +321,11 @@ describe('FileStore', () => {
     await store.setFinalizers(ref('a'), ['stromboli.dev/cleanup'], status.metadata.resourceVersion);
     await store.create({ apiVersion: 'stromboli.dev/v1alpha1', kind: 'AgentRun', metadata: { name: 'api' }, spec: { prompt: 'x' } });
     expect(await snapshot(runsDir)).toEqual(before);
-    expect((await readdir(join(stateDir, 'resources', 'default'))).sort()).toEqual(['a.json', 'api.json']);
+    expect((await readdir(stateDir)).sort()).toEqual(['journal-1.jsonl', 'lock.pid', 'tmp']);
     expect(await readdir(join(stateDir, 'tmp'))).toEqual([]);
-    const stored: unknown = JSON.parse(await readFile(join(stateDir, 'resources', 'default', 'a.json'), 'utf8'));
-    expect(stored).toMatchObject({ format: 1, manifest: 'a.yaml', object: { metadata: { uid: a.metadata.uid }, status: { phase: 'Running' } } });
+    const puts = (await journalEntries()).flatMap((e) => (e.put === undefined ? [] : [e.put]));
+    expect(new Set(puts.map((p) => p.object.metadata.name))).toEqual(new Set(['a', 'api']));
+    expect(puts.findLast((p) => p.object.metadata.name === 'a' && p.object.status !== undefined)).toMatchObject({ manifest: 'a.yaml', object: { metadata: { uid: a.metadata.uid }, status: { phase: 'Running' } } });
   });
 
   it('emits MODIFIED for a status write and nothing more: its own writes do not come back through the watch', async () => {
@@ -353,11 +363,11 @@ describe('FileStore', () => {
     await expect(readFile(join(stateDir, 'lock.pid'), 'utf8')).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
-  it('keeps API-created runs under stateDir/resources across restarts, and deletes them', async () => {
+  it('keeps API-created runs in stateDir\'s journal across restarts, and deletes them', async () => {
     const store = await openStore();
     const created = await store.create({ apiVersion: 'stromboli.dev/v1alpha1', kind: 'AgentRun', metadata: { generateName: 'job-', namespace: 'team-a' }, spec: { prompt: 'x' } });
     const name = created.metadata.name;
-    expect(await readdir(join(stateDir, 'resources', 'team-a'))).toEqual([`${name}.json`]);
+    expect(await journalEntries()).toEqual([{ rv: Number(created.metadata.resourceVersion), put: { object: created } }]);
     const restarted = await reopen(store);
     expect(await restarted.get(ref(name, 'team-a'))).toEqual(created);
     await restarted.delete(ref(name, 'team-a'));
@@ -468,9 +478,10 @@ describe('FileStore', () => {
     const names = ['g1', 'g2', 'g3', 'g4', 'g5'];
     const created = await Promise.all(names.map((name) => store.create({ apiVersion: 'stromboli.dev/v1alpha1', kind: 'AgentRun', metadata: { name }, spec: { prompt: name } })));
     expect(store.commits - before).toBe(1);
+    const entries = await journalEntries();
     for (const object of created) {
-      const stored: unknown = JSON.parse(await readFile(join(stateDir, 'resources', 'default', `${object.metadata.name}.json`), 'utf8'));
-      expect(stored).toMatchObject({ object: { metadata: { uid: object.metadata.uid, resourceVersion: object.metadata.resourceVersion } } });
+      const stored = entries.find((e) => e.put?.object.metadata.name === object.metadata.name);
+      expect(stored).toMatchObject({ rv: Number(object.metadata.resourceVersion), put: { object: { metadata: { uid: object.metadata.uid, resourceVersion: object.metadata.resourceVersion } } } });
     }
     expect(new Set(created.map((o) => o.metadata.resourceVersion)).size).toBe(names.length);
     const restarted = await reopen(store);
