@@ -1,9 +1,10 @@
-import { spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { spawn, spawnSync } from 'node:child_process';
+import { appendFile, copyFile, mkdir, mkdtemp, open, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isAppError } from '../../../../contract/errors.ts';
+import { canonicalHash } from '../../../../contract/store/canonical-json.ts';
 import type { FileProblem, FileStoreLogger, FileStoreOptions } from './file-store.ts';
 import { FileStore } from './file-store.ts';
 import type { ConformanceStatus } from '../../../../contract/store/conformance.ts';
@@ -558,5 +559,221 @@ describe('FileStore', () => {
     await store.close();
     await done;
     expect(await errorCode(store.create({ apiVersion: 'stromboli.dev/v1alpha1', kind: 'AgentRun', metadata: { name: 'b' }, spec: {} }))).toBe('UNAVAILABLE');
+  });
+
+  describe('the state journal', () => {
+    const journal = (generation: number) => join(stateDir, `journal-${generation}.jsonl`);
+    const newRun = (name: string, namespace = 'default') => ({ apiVersion: 'stromboli.dev/v1alpha1', kind: 'AgentRun', metadata: { name, namespace }, spec: { prompt: name } });
+
+    it('drops a torn last line (a crash mid-append) without a problem, and truncates it before the next append', async () => {
+      const store = await openStore();
+      const a = await store.create(newRun('a'));
+      await store.close();
+      await appendFile(journal(1), '{"rv":99,"put":{"manifest":"x.yaml","obj');
+      const restarted = await openStore();
+      expect(await restarted.get(ref('a'))).toEqual(a);
+      expect(restarted.problems()).toEqual([]);
+      expect(logLines.some((l) => l.level === 'debug' && l.msg === 'torn journal tail dropped')).toBe(true);
+      const b = await restarted.create(newRun('b'));
+      expect(Number(b.metadata.resourceVersion)).toBe(Number(a.metadata.resourceVersion) + 1);
+      const text = await readFile(journal(1), 'utf8');
+      expect(text).not.toContain('"obj\n');
+      expect(text.split('\n').filter((l) => l !== '')).toHaveLength(2);
+      const again = await reopen(restarted);
+      expect(await names(again)).toEqual(['default/a', 'default/b']);
+      expect(again.problems()).toEqual([]);
+    });
+
+    it('reports a corrupt line in the middle of the journal, skips it and keeps the others', async () => {
+      const store = await openStore();
+      for (const name of ['a', 'b', 'c']) await store.create(newRun(name));
+      await store.close();
+      const lines = (await readFile(journal(1), 'utf8')).split('\n');
+      lines[1] = '{"rv": 2, "put": {"object": "not a record"}}';
+      lines.splice(2, 0, 'garbage that is not JSON');
+      await writeFile(journal(1), lines.join('\n'));
+      const restarted = await openStore();
+      expect(await names(restarted)).toEqual(['default/a', 'default/c']);
+      expect(restarted.problems().map((p) => [p.path, p.error.split(':')[0]])).toEqual([
+        [journal(1), 'line 2'],
+        [journal(1), 'line 3'],
+      ]);
+    });
+
+    it('keeps every run, status, finalizer, overlay and uid through compactions, and replays only the journal after the snapshot', async () => {
+      await put('a.yaml', run('a'));
+      await put('held.yaml', run('held'));
+      const store = await openStore({ compactAfterBytes: 2000 });
+      const a = await store.get(ref('a'));
+      const patched = await store.patchSpec(ref('a'), { cancel: true });
+      await store.updateStatus(ref('a'), { phase: 'Running' }, patched.metadata.resourceVersion);
+      const held = await store.get(ref('held'));
+      await store.setFinalizers(ref('held'), ['stromboli.dev/cleanup'], held.metadata.resourceVersion);
+      await rm(join(runsDir, 'held.yaml'));
+      await expect.poll(async () => (await store.get(ref('held'))).metadata.deletionTimestamp).toBeDefined();
+      // Concurrent creates and deletes across several automatic compactions (each time the journal passes 2000 bytes).
+      await Promise.all(Array.from({ length: 60 }, (_, i) => store.create(newRun(`api-${i}`, 'team-a'))));
+      for (let i = 0; i < 60; i += 3) await store.delete(ref(`api-${i}`, 'team-a'));
+      await store.compact();
+      const last = await store.create(newRun('last'));
+      const listed = await store.list();
+      expect(listed).toHaveLength(2 + 40 + 1);
+      const restarted = await reopen(store);
+      expect(await restarted.list()).toEqual(listed);
+      expect(restarted.commits).toBe(0);
+      expect(restarted.problems()).toEqual([]);
+      expect((await restarted.get(ref('a'))).metadata).toMatchObject({ uid: a.metadata.uid, generation: 2 });
+      expect((await restarted.get(ref('a'))).spec).toEqual({ prompt: 'hi', cancel: true });
+      expect((await readdir(stateDir)).filter((f) => f.startsWith('journal-'))).toHaveLength(1);
+      const header: unknown = JSON.parse((await readFile(join(stateDir, 'snapshot.jsonl'), 'utf8')).split('\n')[0] ?? '');
+      expect(header).toMatchObject({ format: 2, records: 42 });
+      const next = await restarted.create(newRun('after'));
+      expect(Number(next.metadata.resourceVersion)).toBeGreaterThan(Number(last.metadata.resourceVersion));
+    });
+
+    it('ignores a stale journal left beside a newer snapshot (a crash after the snapshot\'s rename), and removes it', async () => {
+      const store = await openStore();
+      const a = await store.create(newRun('a'));
+      await store.create(newRun('gone'));
+      const running = await store.updateStatus(ref('a'), { phase: 'Running' }, a.metadata.resourceVersion);
+      await store.delete(ref('gone'));
+      await copyFile(journal(1), join(root, 'stale.jsonl'));
+      await store.compact(); // snapshot naming journal 2; journal 1 removed
+      await store.updateStatus(ref('a'), { phase: 'Succeeded' }, running.metadata.resourceVersion);
+      await store.close();
+      await writeFile(join(stateDir, 'journal-1.jsonl'), `${await readFile(join(root, 'stale.jsonl'), 'utf8')}{"rv":3,"put":${JSON.stringify({ object: { ...a, metadata: { ...a.metadata, name: 'ghost', uid: 'x' } } })}}\n`);
+      const restarted = await openStore();
+      expect(await names(restarted)).toEqual(['default/a']);
+      expect((await restarted.get(ref('a'))).status).toEqual({ phase: 'Succeeded' });
+      expect(await readdir(stateDir)).not.toContain('journal-1.jsonl');
+      expect(restarted.problems()).toEqual([]);
+    });
+
+    it('replays the old snapshot and every journal since it when the crash came before the new snapshot\'s rename', async () => {
+      const store = await openStore();
+      const a = await store.create(newRun('a'));
+      await store.compact(); // snapshot naming journal 2
+      const running = await store.updateStatus(ref('a'), { phase: 'Running' }, a.metadata.resourceVersion);
+      const b = await store.create(newRun('b'));
+      await copyFile(join(stateDir, 'snapshot.jsonl'), join(root, 'old-snapshot.jsonl'));
+      await copyFile(journal(2), join(root, 'journal-2.jsonl'));
+      await store.compact(); // snapshot naming journal 3; journal 2 removed
+      const done = await store.updateStatus(ref('a'), { phase: 'Succeeded' }, running.metadata.resourceVersion);
+      await store.close();
+      // As the disk would be had the second compaction crashed after switching to journal 3, before its snapshot's rename.
+      await copyFile(join(root, 'old-snapshot.jsonl'), join(stateDir, 'snapshot.jsonl'));
+      await copyFile(join(root, 'journal-2.jsonl'), journal(2));
+      await writeFile(join(stateDir, 'tmp', 'half-written.tmp'), '{"format":2');
+      const restarted = await openStore();
+      expect(await restarted.get(ref('a'))).toEqual(done);
+      expect(await restarted.get(ref('b'))).toEqual(b);
+      expect(await readdir(join(stateDir, 'tmp'))).toEqual([]);
+      expect(restarted.problems()).toEqual([]);
+      const c = await restarted.create(newRun('c'));
+      expect(Number(c.metadata.resourceVersion)).toBeGreaterThan(Number(done.metadata.resourceVersion));
+      expect(await names(await reopen(restarted))).toEqual(['default/a', 'default/b', 'default/c']);
+    });
+
+    it('reports an unreadable snapshot, keeps it aside, and replays the journals', async () => {
+      const store = await openStore();
+      await store.create(newRun('a'));
+      await store.compact();
+      await store.create(newRun('b'));
+      await store.close();
+      await writeFile(join(stateDir, 'snapshot.jsonl'), 'not a snapshot\n');
+      const restarted = await openStore();
+      expect(await names(restarted)).toEqual(['default/b']);
+      expect(restarted.problems()).toEqual([{ path: join(stateDir, 'snapshot.jsonl'), error: expect.stringContaining('unreadable snapshot') }]);
+      expect((await readdir(stateDir)).some((f) => f.startsWith('snapshot.jsonl.unreadable-'))).toBe(true);
+    });
+
+    it('never hands out a resourceVersion again after the newest write was a delete, across restarts and compactions', async () => {
+      const store = await openStore();
+      await store.create(newRun('x'));
+      await store.delete(ref('x'));
+      const deletedAt = Number((await journalEntries()).at(-1)?.rv);
+      const restarted = await reopen(store);
+      const y = await restarted.create(newRun('y'));
+      expect(Number(y.metadata.resourceVersion)).toBe(deletedAt + 1);
+      await restarted.delete(ref('y'));
+      await restarted.compact();
+      const again = await reopen(restarted);
+      const z = await again.create(newRun('z'));
+      expect(Number(z.metadata.resourceVersion)).toBe(deletedAt + 3);
+    });
+
+    it('fails a write whose append fails, refuses the write built on it, and takes writes again afterwards', async () => {
+      const store = await openStore();
+      const a = await store.create(newRun('a'));
+      await store.compact(); // the next append opens journal 2: a directory in its way makes it fail
+      await mkdir(journal(2));
+      const first = store.updateStatus(ref('a'), { phase: 'Running' }, a.metadata.resourceVersion);
+      await Promise.resolve();
+      await Promise.resolve();
+      const second = store.updateStatus(ref('a'), { phase: 'Failed' }, String(Number(a.metadata.resourceVersion) + 1));
+      expect(await errorCode(second)).toBe('CONFLICT');
+      await expect(first).rejects.toMatchObject({ code: 'EISDIR' });
+      expect(await store.get(ref('a'))).toEqual(a);
+      await rmdir(journal(2));
+      const written = await store.updateStatus(ref('a'), { phase: 'Succeeded' }, a.metadata.resourceVersion);
+      expect((await (await reopen(store)).get(ref('a'))).status).toEqual(written.status);
+    });
+
+    it('migrates a state directory of the first format (record files and store.json) with the same uids, generations, statuses and resourceVersions', async () => {
+      await put('a.yaml', run('a'));
+      const meta = (name: string, extra: Record<string, unknown>) => ({ name, namespace: 'default', uid: `uid-${name}`, generation: 3, resourceVersion: '17', creationTimestamp: '2026-12-01T10:00:00Z', ...extra });
+      const fromFile = { format: 1, manifest: 'a.yaml', manifestSpecHash: canonicalHash({ prompt: 'hi' }), object: { apiVersion: 'stromboli.dev/v1alpha1', kind: 'AgentRun', metadata: meta('a', {}), spec: { prompt: 'hi', cancel: true }, status: { phase: 'Running', observedGeneration: 3 } } };
+      const fromApi = { format: 1, object: { apiVersion: 'stromboli.dev/v1alpha1', kind: 'AgentRun', metadata: meta('job-1', { namespace: 'team-a', generation: 1, resourceVersion: '42', finalizers: ['stromboli.dev/cleanup'] }), spec: { prompt: 'x' } } };
+      await mkdir(join(stateDir, 'resources', 'default'), { recursive: true, mode: 0o700 });
+      await mkdir(join(stateDir, 'resources', 'team-a'), { mode: 0o700 });
+      await writeFile(join(stateDir, 'store.json'), '{"format":1,"resourceVersionReserved":1042}\n');
+      await writeFile(join(stateDir, 'resources', 'default', 'a.json'), JSON.stringify(fromFile, null, 2));
+      await writeFile(join(stateDir, 'resources', 'team-a', 'job-1.json'), JSON.stringify(fromApi, null, 2));
+      const store = await openStore();
+      expect(await store.list()).toEqual([fromFile.object, fromApi.object]);
+      expect(store.problems()).toEqual([]);
+      expect((await readdir(stateDir)).sort()).toEqual(['lock.pid', 'snapshot.jsonl', 'tmp']);
+      expect((await stat(join(stateDir, 'snapshot.jsonl'))).mode & 0o777).toBe(0o600);
+      const next = await store.updateStatus(ref('a'), { phase: 'Succeeded' }, '17');
+      expect(Number(next.metadata.resourceVersion)).toBe(1043); // continues after the block store.json had reserved
+      const restarted = await reopen(store);
+      expect(restarted.commits).toBe(0);
+      expect(await restarted.get(ref('a'))).toEqual(next);
+      expect((await restarted.get(ref('job-1', 'team-a'))).metadata.finalizers).toEqual(['stromboli.dev/cleanup']);
+    });
+
+    it('keeps the state files private: stateDir 0700, snapshot and journal 0600', async () => {
+      const store = await openStore();
+      await store.create(newRun('a'));
+      await store.compact();
+      await store.create(newRun('b'));
+      expect((await stat(stateDir)).mode & 0o777).toBe(0o700);
+      for (const file of ['snapshot.jsonl', 'journal-2.jsonl']) expect((await stat(join(stateDir, file))).mode & 0o777).toBe(0o600);
+    });
+
+    it('keeps every acknowledged create of a process killed with SIGKILL mid-burst', async () => {
+      const writer = join(import.meta.dirname, '../../../test/helpers/file-store-writer.ts');
+      const child = spawn(process.execPath, [writer, runsDir, stateDir, '10', '20000'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const acknowledged: string[] = [];
+      let buffered = '';
+      const exited = new Promise<NodeJS.Signals | null>((done) => child.once('exit', (_code, signal) => done(signal)));
+      await new Promise<void>((enough, failed) => {
+        child.once('exit', () => failed(new Error('the writer ended before it was killed')));
+        child.stdout.on('data', (chunk: Buffer) => {
+          buffered += chunk.toString('utf8');
+          const lines = buffered.split('\n');
+          buffered = lines.pop() ?? '';
+          acknowledged.push(...lines.filter((l) => l.startsWith('burst-')));
+          if (acknowledged.length >= 400) enough();
+        });
+      });
+      child.kill('SIGKILL');
+      expect(await exited).toBe('SIGKILL');
+      acknowledged.push(...buffered.split('\n').filter((l) => l.startsWith('burst-') && l.length > 6)); // whole lines only
+      const store = await openStore();
+      const present = new Set((await store.list()).map((o) => o.metadata.name));
+      expect(acknowledged.filter((name) => !present.has(name))).toEqual([]);
+      expect(store.problems()).toEqual([]);
+    }, 60_000);
   });
 });
