@@ -95,7 +95,7 @@ export class FileStore<S> implements ResourceStore<S> {
     }
   }
 
-  /** Manifests that are broken, skipped or shadowed, and unreadable state records; sorted by path. */
+  /** Manifests that are broken, skipped or shadowed, and unreadable snapshot or journal lines; sorted by path. */
   problems(): FileProblem[] {
     return this.#problems.all();
   }
