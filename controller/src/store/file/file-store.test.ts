@@ -1,8 +1,9 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFile, copyFile, mkdir, mkdtemp, open, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { appendFile, copyFile, mkdir, mkdtemp, open, readdir, readFile, rename, rm, rmdir, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import * as yaml from 'yaml';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { isAppError } from '../../../../contract/errors.ts';
 import { canonicalHash } from '../../../../contract/store/canonical-json.ts';
 import type { FileProblem, FileStoreLogger, FileStoreOptions } from './file-store.ts';
@@ -12,6 +13,13 @@ import { describeStoreConformance } from '../../../../contract/store/conformance
 import type { Resource, StoreEvent } from '../../../../contract/store/store.ts';
 
 type Status = ConformanceStatus;
+
+// Counts the YAML parses, so a test can see which manifests an open parsed.
+vi.mock('yaml', async (original) => {
+  const actual = await original<typeof yaml>();
+  return { ...actual, parseAllDocuments: vi.fn(actual.parseAllDocuments) };
+});
+const yamlParses = (): number => vi.mocked(yaml.parseAllDocuments).mock.calls.length;
 
 describeStoreConformance('FileStore (API-created runs)', async () => {
   const root = await mkdtemp(join(tmpdir(), 'file-store-conformance-'));
@@ -732,7 +740,8 @@ describe('FileStore', () => {
       const store = await openStore();
       expect(await store.list()).toEqual([fromFile.object, fromApi.object]);
       expect(store.problems()).toEqual([]);
-      expect((await readdir(stateDir)).sort()).toEqual(['lock.pid', 'snapshot.jsonl', 'tmp']);
+      // journal-1: the manifest's run now remembers its file's hash (docs/file-store.md, "Manifests"), one write at this first open.
+      expect((await readdir(stateDir)).sort()).toEqual(['journal-1.jsonl', 'lock.pid', 'snapshot.jsonl', 'tmp']);
       expect((await stat(join(stateDir, 'snapshot.jsonl'))).mode & 0o777).toBe(0o600);
       const next = await store.updateStatus(ref('a'), { phase: 'Succeeded' }, '17');
       expect(Number(next.metadata.resourceVersion)).toBe(1043); // continues after the block store.json had reserved
@@ -740,6 +749,41 @@ describe('FileStore', () => {
       expect(restarted.commits).toBe(0);
       expect(await restarted.get(ref('a'))).toEqual(next);
       expect((await restarted.get(ref('job-1', 'team-a'))).metadata.finalizers).toEqual(['stromboli.dev/cleanup']);
+    });
+
+    it('does not parse again, on open, a manifest whose bytes are those of its last clean read', async () => {
+      await put('a.yaml', run('a'));
+      await put('b.yaml', `${run('b1')}---\n${run('b2')}`);
+      await put('patched.yaml', run('patched'));
+      await put('odd.yaml', `${run('odd')}---\nkind: ConfigMap\n`); // a skipped document is a problem: always parsed
+      const store = await openStore();
+      const patched = await store.get(ref('patched'));
+      await store.patchSpec(ref('patched'), { cancel: true }); // the record no longer holds the file's spec: parsed
+      const listed = await store.list();
+      await store.close();
+      const before = yamlParses();
+      const restarted = await openStore();
+      expect(yamlParses() - before).toBe(2); // patched.yaml and odd.yaml
+      expect(await restarted.list()).toEqual(listed);
+      expect(restarted.commits).toBe(0);
+      expect(problemsOf(restarted, 'odd.yaml')).toHaveLength(1);
+      expect((await restarted.get(ref('patched'))).metadata.uid).toBe(patched.metadata.uid);
+    });
+
+    it('reads a manifest again whose size and mtime were kept but whose bytes changed, and when the parse settings change', async () => {
+      await put('a.yaml', run('a', 'prompt: aa'));
+      const store = await openStore();
+      const before = await store.get(ref('a'));
+      await store.close();
+      const { mtime, atime } = await stat(join(runsDir, 'a.yaml'));
+      await put('a.yaml', run('a', 'prompt: bb'));
+      await utimes(join(runsDir, 'a.yaml'), atime, mtime); // as an editor or rsync that keeps the mtime would leave it
+      const restarted = await openStore();
+      expect((await restarted.get(ref('a'))).spec).toEqual({ prompt: 'bb' });
+      expect((await restarted.get(ref('a'))).metadata).toMatchObject({ uid: before.metadata.uid, generation: 2 });
+      await restarted.close();
+      const elsewhere = await openStore({ defaultNamespace: 'team-b' });
+      expect(await names(elsewhere)).toEqual(['team-b/a']);
     });
 
     it('keeps the state files private: stateDir 0700, snapshot and journal 0600', async () => {

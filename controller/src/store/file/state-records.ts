@@ -32,6 +32,19 @@ export interface StoredRecord<S> {
   manifest: string | undefined;
   /** Canonical hash of the manifest's spec when it was last applied; a change replaces the spec. */
   manifestSpecHash: string | undefined;
+  /** The manifest file as last read, when it was clean: lets an open skip parsing it while its bytes are the same. */
+  manifestFile: ManifestFileMark | undefined;
+}
+
+/**
+ * What a record remembers of its manifest file, set only when the file read without a problem:
+ * the sha256 of its bytes, its number of run documents, and this run's position among them. A
+ * file whose bytes hash the same and whose runs are exactly its documents is not parsed again.
+ */
+export interface ManifestFileMark {
+  hash: string;
+  documents: number;
+  document: number;
 }
 
 /** Creates stateDir (mode 0700); done before taking the lock, which lives in it. */
@@ -51,11 +64,11 @@ export function stateLockPath(stateDir: string): string {
 export function newRecord<S>(
   s: FileStoreSettings<S>,
   from: { namespace: string; name: string; labels: Record<string, string> | undefined; annotations: Record<string, string> | undefined; spec: unknown },
-  manifest?: { rel: string; specHash: string },
+  manifest?: { rel: string; specHash: string; file: ManifestFileMark | undefined },
 ): StoredRecord<S> {
   const { namespace, name, labels, annotations, spec } = from;
   const object = newResource<S>({ apiVersion: s.apiVersion, kind: s.kind, namespace, name, labels, annotations, spec, resourceVersion: '', creationTimestamp: toRfc3339(new Date()) });
-  return { object, manifest: manifest?.rel, manifestSpecHash: manifest?.specHash };
+  return { object, manifest: manifest?.rel, manifestSpecHash: manifest?.specHash, manifestFile: manifest?.file };
 }
 
 /**
@@ -66,8 +79,8 @@ export function newRecord<S>(
 export type StateChange<S> = ({ record: StoredRecord<S> } | { ref: ResourceRef; resourceVersion: string }) & { base: StoredRecord<S> | undefined };
 
 /** A record as one line of the snapshot, and the body of a journal `put`. */
-function recordBody<S>(record: StoredRecord<S>): { manifest: string | undefined; manifestSpecHash: string | undefined; object: Resource<S> } {
-  return { manifest: record.manifest, manifestSpecHash: record.manifestSpecHash, object: record.object };
+function recordBody<S>(record: StoredRecord<S>): StoredRecord<S> {
+  return { manifest: record.manifest, manifestSpecHash: record.manifestSpecHash, manifestFile: record.manifestFile, object: record.object };
 }
 
 function recordLine<S>(record: StoredRecord<S>): string {
@@ -335,7 +348,7 @@ export class StateRecords<S> {
 
   /** The record of a body read back: empty finalizers dropped, the status checked with parseStatus. */
   #toRecord(key: string, body: RecordBody): StoredRecord<S> {
-    const { object, manifest, manifestSpecHash } = body;
+    const { object, manifest, manifestSpecHash, manifestFile } = body;
     const metadata: ObjectMeta = { ...object.metadata };
     if (metadata.finalizers?.length === 0) delete metadata.finalizers;
     const result: Resource<S> = { apiVersion: object.apiVersion, kind: object.kind, metadata, spec: object.spec };
@@ -346,7 +359,7 @@ export class StateRecords<S> {
         this.#s.log.warn({ err, agentRun: key }, 'stored status rejected; dropped');
       }
     }
-    return { object: result, manifest, manifestSpecHash };
+    return { object: result, manifest, manifestSpecHash, manifestFile };
   }
 }
 
@@ -371,6 +384,7 @@ const ObjectMetaSchema = z.object({
 const RecordBodySchema = z.object({
   manifest: z.string().optional(),
   manifestSpecHash: z.string().optional(),
+  manifestFile: z.object({ hash: z.string(), documents: z.number().int().positive(), document: z.number().int().positive() }).optional(),
   object: z.object({ apiVersion: z.string(), kind: z.string(), metadata: ObjectMetaSchema, spec: z.unknown().optional(), status: z.unknown().optional() }),
 });
 
