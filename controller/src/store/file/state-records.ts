@@ -149,7 +149,7 @@ export class StateRecords<S> {
       const aside = `${SNAPSHOT_FILE}.unreadable-${Date.now()}`;
       await rm(join(s.stateDir, aside), { force: true });
       await rename(join(s.stateDir, SNAPSHOT_FILE), join(s.stateDir, aside)); // kept for a human: the next snapshot must not replace it
-      this.#problems.addState(join(s.stateDir, SNAPSHOT_FILE), `unreadable snapshot (${s.stateDir}/${aside} now): ${snapshot.error}; the runs it held are lost, the journals were replayed`);
+      this.#problems.addState(join(s.stateDir, SNAPSHOT_FILE), `unreadable snapshot (now ${join(s.stateDir, aside)}): ${snapshot.error}; the runs it held are lost, the journals were replayed`);
       from = 0;
     }
     const journals = listJournals(s.stateDir);
