@@ -1,6 +1,7 @@
-// Durable writes for the file store's state directory: a crash leaves either the old file or
-// the new one, never a torn one (docs/file-store.md, "Writes are atomic"). A group of files is
-// made durable together: every temp file fsynced, then renamed, then each directory fsynced once.
+// Atomic, durable file writes for the file store's state directory (the snapshot; the journal
+// appends instead): a crash leaves either the old file or the new one, never a torn one
+// (docs/file-store.md, "On disk"). Several files are made durable together: every temp file
+// fsynced, then renamed, then each directory fsynced once.
 
 import { randomUUID } from 'node:crypto';
 import { mkdir, open, rename, rm } from 'node:fs/promises';

@@ -8,7 +8,7 @@ import { compareStrings } from '../../../../contract/store/object-list.ts';
 
 /** A manifest the store could not use; returned by problems() until the file is fixed. */
 export interface FileProblem {
-  /** The file as runsDir joined with its relative path (e.g. `runs/x.yaml`), or a state record's path. */
+  /** The file as runsDir joined with its relative path (e.g. `runs/x.yaml`), or a state file's path (snapshot, journal). */
   path: string;
   /** 1-based document position in a multi-document file; absent when the whole file is the problem. */
   document?: number;
@@ -18,7 +18,7 @@ export interface FileProblem {
 }
 
 /**
- * The current problems of one store, by source: state records (found on open), manifest files
+ * The current problems of one store, by source: state files (found on open), manifest files
  * (replaced each time a file is read) and names (replaced each time a name is synced). A change
  * is logged once, so a file that stays broken does not repeat its warning.
  */
@@ -38,7 +38,7 @@ export class ProblemReport {
     return all.map((p) => ({ ...p })).sort((a, b) => compareStrings(a.path, b.path) || (a.document ?? 0) - (b.document ?? 0));
   }
 
-  /** An unreadable state record or store.json; these stay until the next open. */
+  /** An unreadable snapshot, journal line or (when migrating) record file; these stay until the next open. */
   addState(path: string, error: string): void {
     this.#state.push({ path, error });
     this.#log.warn({ path, error }, 'state record problem');

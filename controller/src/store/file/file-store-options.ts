@@ -11,7 +11,7 @@ export type FileStoreLogger = Pick<LogSink, 'warn' | 'info' | 'debug'>;
 export interface FileStoreOptions<S> {
   /** Directory of user manifests (*.yaml, *.yml), watched recursively, never written. Default: './runs'. */
   runsDir?: string;
-  /** Directory the store owns: lock, state records, API-created runs. Default: './.stromboli'. */
+  /** Directory the store owns: lock, snapshot and journal of every run's state, API-created runs. Default: './.stromboli'. */
   stateDir?: string;
   /** apiVersion of the documents that are runs; others are skipped. Default: 'stromboli.dev/v1alpha1'. */
   apiVersion?: string;
@@ -23,6 +23,8 @@ export interface FileStoreOptions<S> {
   maxFileBytes?: number;
   /** A changed file is read at once; what that read cannot settle (missing, broken, a name in two files, a run no longer declared) is read again once the directory has been quiet this long (ms). Default: 200. */
   settleMs?: number;
+  /** The journal is compacted into a new snapshot once it is larger than this and than the last snapshot (bytes). Default: 4 MiB. */
+  compactAfterBytes?: number;
   /** Where problems and changes are reported. Default: a logger that drops everything. */
   log?: FileStoreLogger;
   /** Checks a status read back from stateDir after a restart; a throw drops that status. Default: trusts it (only this store writes stateDir). */
@@ -42,6 +44,7 @@ export interface FileStoreSettings<S> {
   defaultNamespace: string;
   maxFileBytes: number;
   settleMs: number;
+  compactAfterBytes: number;
   log: FileStoreLogger;
   parseStatus: (value: unknown) => S;
 }
@@ -58,6 +61,7 @@ export function resolveSettings<S>(options: FileStoreOptions<S>): FileStoreSetti
     defaultNamespace: options.defaultNamespace ?? 'default',
     maxFileBytes: options.maxFileBytes ?? 1024 * 1024,
     settleMs: options.settleMs ?? 200,
+    compactAfterBytes: options.compactAfterBytes ?? 4 * 1024 * 1024,
     log: options.log ?? { warn: () => undefined, info: () => undefined, debug: () => undefined },
     parseStatus: options.parseStatus ?? trustStoredStatus,
   };

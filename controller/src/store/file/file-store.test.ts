@@ -1,9 +1,11 @@
-import { spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { spawn, spawnSync } from 'node:child_process';
+import { appendFile, copyFile, mkdir, mkdtemp, open, readdir, readFile, rename, rm, rmdir, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import * as yaml from 'yaml';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { isAppError } from '../../../../contract/errors.ts';
+import { canonicalHash } from '../../../../contract/store/canonical-json.ts';
 import type { FileProblem, FileStoreLogger, FileStoreOptions } from './file-store.ts';
 import { FileStore } from './file-store.ts';
 import type { ConformanceStatus } from '../../../../contract/store/conformance.ts';
@@ -11,6 +13,13 @@ import { describeStoreConformance } from '../../../../contract/store/conformance
 import type { Resource, StoreEvent } from '../../../../contract/store/store.ts';
 
 type Status = ConformanceStatus;
+
+// Counts the YAML parses, so a test can see which manifests an open parsed.
+vi.mock('yaml', async (original) => {
+  const actual = await original<typeof yaml>();
+  return { ...actual, parseAllDocuments: vi.fn(actual.parseAllDocuments) };
+});
+const yamlParses = (): number => vi.mocked(yaml.parseAllDocuments).mock.calls.length;
 
 describeStoreConformance('FileStore (API-created runs)', async () => {
   const root = await mkdtemp(join(tmpdir(), 'file-store-conformance-'));
@@ -113,6 +122,14 @@ describe('FileStore', () => {
       (e: unknown) => e,
     );
     return isAppError(err) ? err.code : undefined;
+  }
+
+  /** Every entry of every journal generation in stateDir, in order: what a crash now would keep beyond the snapshot. */
+  async function journalEntries(): Promise<{ rv: number; put?: { manifest?: string; object: Resource<Status> }; delete?: { namespace: string; name: string } }[]> {
+    const files = (await readdir(stateDir)).filter((f) => /^journal-\d+\.jsonl$/.test(f)).sort((a, b) => Number(a.slice(8, -6)) - Number(b.slice(8, -6)));
+    const lines: string[] = [];
+    for (const file of files) lines.push(...(await readFile(join(stateDir, file), 'utf8')).split('\n').filter((l) => l !== ''));
+    return lines.map((l) => JSON.parse(l) as { rv: number });
   }
 
   /** Every file under runsDir with its content, to prove the store never writes there. */
@@ -249,7 +266,8 @@ describe('FileStore', () => {
     await rm(join(runsDir, 'a.yaml'));
     await expect.poll(watch.summary).toEqual(['ADDED a', 'DELETED a']);
     expect(await names(store)).toEqual([]);
-    expect(await readdir(join(stateDir, 'resources', 'default'))).toEqual([]);
+    expect((await journalEntries()).at(-1)).toMatchObject({ delete: { namespace: 'default', name: 'a' } });
+    expect(await names(await reopen(store))).toEqual([]);
   });
 
   it('keeps the run of a removed file while finalizers remain, still writing its status', async () => {
@@ -312,10 +330,11 @@ describe('FileStore', () => {
     await store.setFinalizers(ref('a'), ['stromboli.dev/cleanup'], status.metadata.resourceVersion);
     await store.create({ apiVersion: 'stromboli.dev/v1alpha1', kind: 'AgentRun', metadata: { name: 'api' }, spec: { prompt: 'x' } });
     expect(await snapshot(runsDir)).toEqual(before);
-    expect((await readdir(join(stateDir, 'resources', 'default'))).sort()).toEqual(['a.json', 'api.json']);
+    expect((await readdir(stateDir)).sort()).toEqual(['journal-1.jsonl', 'lock.pid', 'tmp']);
     expect(await readdir(join(stateDir, 'tmp'))).toEqual([]);
-    const stored: unknown = JSON.parse(await readFile(join(stateDir, 'resources', 'default', 'a.json'), 'utf8'));
-    expect(stored).toMatchObject({ format: 1, manifest: 'a.yaml', object: { metadata: { uid: a.metadata.uid }, status: { phase: 'Running' } } });
+    const puts = (await journalEntries()).flatMap((e) => (e.put === undefined ? [] : [e.put]));
+    expect(new Set(puts.map((p) => p.object.metadata.name))).toEqual(new Set(['a', 'api']));
+    expect(puts.findLast((p) => p.object.metadata.name === 'a' && p.object.status !== undefined)).toMatchObject({ manifest: 'a.yaml', object: { metadata: { uid: a.metadata.uid }, status: { phase: 'Running' } } });
   });
 
   it('emits MODIFIED for a status write and nothing more: its own writes do not come back through the watch', async () => {
@@ -353,11 +372,11 @@ describe('FileStore', () => {
     await expect(readFile(join(stateDir, 'lock.pid'), 'utf8')).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
-  it('keeps API-created runs under stateDir/resources across restarts, and deletes them', async () => {
+  it('keeps API-created runs in stateDir\'s journal across restarts, and deletes them', async () => {
     const store = await openStore();
     const created = await store.create({ apiVersion: 'stromboli.dev/v1alpha1', kind: 'AgentRun', metadata: { generateName: 'job-', namespace: 'team-a' }, spec: { prompt: 'x' } });
     const name = created.metadata.name;
-    expect(await readdir(join(stateDir, 'resources', 'team-a'))).toEqual([`${name}.json`]);
+    expect(await journalEntries()).toEqual([{ rv: Number(created.metadata.resourceVersion), put: { object: created } }]);
     const restarted = await reopen(store);
     expect(await restarted.get(ref(name, 'team-a'))).toEqual(created);
     await restarted.delete(ref(name, 'team-a'));
@@ -468,9 +487,10 @@ describe('FileStore', () => {
     const names = ['g1', 'g2', 'g3', 'g4', 'g5'];
     const created = await Promise.all(names.map((name) => store.create({ apiVersion: 'stromboli.dev/v1alpha1', kind: 'AgentRun', metadata: { name }, spec: { prompt: name } })));
     expect(store.commits - before).toBe(1);
+    const entries = await journalEntries();
     for (const object of created) {
-      const stored: unknown = JSON.parse(await readFile(join(stateDir, 'resources', 'default', `${object.metadata.name}.json`), 'utf8'));
-      expect(stored).toMatchObject({ object: { metadata: { uid: object.metadata.uid, resourceVersion: object.metadata.resourceVersion } } });
+      const stored = entries.find((e) => e.put?.object.metadata.name === object.metadata.name);
+      expect(stored).toMatchObject({ rv: Number(object.metadata.resourceVersion), put: { object: { metadata: { uid: object.metadata.uid, resourceVersion: object.metadata.resourceVersion } } } });
     }
     expect(new Set(created.map((o) => o.metadata.resourceVersion)).size).toBe(names.length);
     const restarted = await reopen(store);
@@ -547,5 +567,257 @@ describe('FileStore', () => {
     await store.close();
     await done;
     expect(await errorCode(store.create({ apiVersion: 'stromboli.dev/v1alpha1', kind: 'AgentRun', metadata: { name: 'b' }, spec: {} }))).toBe('UNAVAILABLE');
+  });
+
+  describe('the state journal', () => {
+    const journal = (generation: number) => join(stateDir, `journal-${generation}.jsonl`);
+    const newRun = (name: string, namespace = 'default') => ({ apiVersion: 'stromboli.dev/v1alpha1', kind: 'AgentRun', metadata: { name, namespace }, spec: { prompt: name } });
+
+    it('drops a torn last line (a crash mid-append) without a problem, and truncates it before the next append', async () => {
+      const store = await openStore();
+      const a = await store.create(newRun('a'));
+      await store.close();
+      await appendFile(journal(1), '{"rv":99,"put":{"manifest":"x.yaml","obj');
+      const restarted = await openStore();
+      expect(await restarted.get(ref('a'))).toEqual(a);
+      expect(restarted.problems()).toEqual([]);
+      expect(logLines.some((l) => l.level === 'debug' && l.msg === 'torn journal tail dropped')).toBe(true);
+      const b = await restarted.create(newRun('b'));
+      expect(Number(b.metadata.resourceVersion)).toBe(Number(a.metadata.resourceVersion) + 1);
+      const text = await readFile(journal(1), 'utf8');
+      expect(text).not.toContain('"obj\n');
+      expect(text.split('\n').filter((l) => l !== '')).toHaveLength(2);
+      const again = await reopen(restarted);
+      expect(await names(again)).toEqual(['default/a', 'default/b']);
+      expect(again.problems()).toEqual([]);
+    });
+
+    it('reports a corrupt line in the middle of the journal, skips it and keeps the others', async () => {
+      const store = await openStore();
+      for (const name of ['a', 'b', 'c']) await store.create(newRun(name));
+      await store.close();
+      const lines = (await readFile(journal(1), 'utf8')).split('\n');
+      lines[1] = '{"rv": 2, "put": {"object": "not a record"}}';
+      lines.splice(2, 0, 'garbage that is not JSON');
+      await writeFile(journal(1), lines.join('\n'));
+      const restarted = await openStore();
+      expect(await names(restarted)).toEqual(['default/a', 'default/c']);
+      expect(restarted.problems().map((p) => [p.path, p.error.split(':')[0]])).toEqual([
+        [journal(1), 'line 2'],
+        [journal(1), 'line 3'],
+      ]);
+    });
+
+    it('keeps every run, status, finalizer, overlay and uid through compactions, and replays only the journal after the snapshot', async () => {
+      await put('a.yaml', run('a'));
+      await put('held.yaml', run('held'));
+      const store = await openStore({ compactAfterBytes: 2000 });
+      const a = await store.get(ref('a'));
+      const patched = await store.patchSpec(ref('a'), { cancel: true });
+      await store.updateStatus(ref('a'), { phase: 'Running' }, patched.metadata.resourceVersion);
+      const held = await store.get(ref('held'));
+      await store.setFinalizers(ref('held'), ['stromboli.dev/cleanup'], held.metadata.resourceVersion);
+      await rm(join(runsDir, 'held.yaml'));
+      await expect.poll(async () => (await store.get(ref('held'))).metadata.deletionTimestamp).toBeDefined();
+      // Concurrent creates and deletes across several automatic compactions (each time the journal passes 2000 bytes).
+      await Promise.all(Array.from({ length: 60 }, (_, i) => store.create(newRun(`api-${i}`, 'team-a'))));
+      for (let i = 0; i < 60; i += 3) await store.delete(ref(`api-${i}`, 'team-a'));
+      await store.compact();
+      const last = await store.create(newRun('last'));
+      const listed = await store.list();
+      expect(listed).toHaveLength(2 + 40 + 1);
+      const restarted = await reopen(store);
+      expect(await restarted.list()).toEqual(listed);
+      expect(restarted.commits).toBe(0);
+      expect(restarted.problems()).toEqual([]);
+      expect((await restarted.get(ref('a'))).metadata).toMatchObject({ uid: a.metadata.uid, generation: 2 });
+      expect((await restarted.get(ref('a'))).spec).toEqual({ prompt: 'hi', cancel: true });
+      expect((await readdir(stateDir)).filter((f) => f.startsWith('journal-'))).toHaveLength(1);
+      const header: unknown = JSON.parse((await readFile(join(stateDir, 'snapshot.jsonl'), 'utf8')).split('\n')[0] ?? '');
+      expect(header).toMatchObject({ format: 2, records: 42 });
+      const next = await restarted.create(newRun('after'));
+      expect(Number(next.metadata.resourceVersion)).toBeGreaterThan(Number(last.metadata.resourceVersion));
+    });
+
+    it('ignores a stale journal left beside a newer snapshot (a crash after the snapshot\'s rename), and removes it', async () => {
+      const store = await openStore();
+      const a = await store.create(newRun('a'));
+      await store.create(newRun('gone'));
+      const running = await store.updateStatus(ref('a'), { phase: 'Running' }, a.metadata.resourceVersion);
+      await store.delete(ref('gone'));
+      await copyFile(journal(1), join(root, 'stale.jsonl'));
+      await store.compact(); // snapshot naming journal 2; journal 1 removed
+      await store.updateStatus(ref('a'), { phase: 'Succeeded' }, running.metadata.resourceVersion);
+      await store.close();
+      await writeFile(join(stateDir, 'journal-1.jsonl'), `${await readFile(join(root, 'stale.jsonl'), 'utf8')}{"rv":3,"put":${JSON.stringify({ object: { ...a, metadata: { ...a.metadata, name: 'ghost', uid: 'x' } } })}}\n`);
+      const restarted = await openStore();
+      expect(await names(restarted)).toEqual(['default/a']);
+      expect((await restarted.get(ref('a'))).status).toEqual({ phase: 'Succeeded' });
+      expect(await readdir(stateDir)).not.toContain('journal-1.jsonl');
+      expect(restarted.problems()).toEqual([]);
+    });
+
+    it('replays the old snapshot and every journal since it when the crash came before the new snapshot\'s rename', async () => {
+      const store = await openStore();
+      const a = await store.create(newRun('a'));
+      await store.compact(); // snapshot naming journal 2
+      const running = await store.updateStatus(ref('a'), { phase: 'Running' }, a.metadata.resourceVersion);
+      const b = await store.create(newRun('b'));
+      await copyFile(join(stateDir, 'snapshot.jsonl'), join(root, 'old-snapshot.jsonl'));
+      await copyFile(journal(2), join(root, 'journal-2.jsonl'));
+      await store.compact(); // snapshot naming journal 3; journal 2 removed
+      const done = await store.updateStatus(ref('a'), { phase: 'Succeeded' }, running.metadata.resourceVersion);
+      await store.close();
+      // As the disk would be had the second compaction crashed after switching to journal 3, before its snapshot's rename.
+      await copyFile(join(root, 'old-snapshot.jsonl'), join(stateDir, 'snapshot.jsonl'));
+      await copyFile(join(root, 'journal-2.jsonl'), journal(2));
+      await writeFile(join(stateDir, 'tmp', 'half-written.tmp'), '{"format":2');
+      const restarted = await openStore();
+      expect(await restarted.get(ref('a'))).toEqual(done);
+      expect(await restarted.get(ref('b'))).toEqual(b);
+      expect(await readdir(join(stateDir, 'tmp'))).toEqual([]);
+      expect(restarted.problems()).toEqual([]);
+      const c = await restarted.create(newRun('c'));
+      expect(Number(c.metadata.resourceVersion)).toBeGreaterThan(Number(done.metadata.resourceVersion));
+      expect(await names(await reopen(restarted))).toEqual(['default/a', 'default/b', 'default/c']);
+    });
+
+    it('reports an unreadable snapshot, keeps it aside, and replays the journals', async () => {
+      const store = await openStore();
+      await store.create(newRun('a'));
+      await store.compact();
+      await store.create(newRun('b'));
+      await store.close();
+      await writeFile(join(stateDir, 'snapshot.jsonl'), 'not a snapshot\n');
+      const restarted = await openStore();
+      expect(await names(restarted)).toEqual(['default/b']);
+      expect(restarted.problems()).toEqual([{ path: join(stateDir, 'snapshot.jsonl'), error: expect.stringContaining('unreadable snapshot') }]);
+      expect((await readdir(stateDir)).some((f) => f.startsWith('snapshot.jsonl.unreadable-'))).toBe(true);
+    });
+
+    it('never hands out a resourceVersion again after the newest write was a delete, across restarts and compactions', async () => {
+      const store = await openStore();
+      await store.create(newRun('x'));
+      await store.delete(ref('x'));
+      const deletedAt = Number((await journalEntries()).at(-1)?.rv);
+      const restarted = await reopen(store);
+      const y = await restarted.create(newRun('y'));
+      expect(Number(y.metadata.resourceVersion)).toBe(deletedAt + 1);
+      await restarted.delete(ref('y'));
+      await restarted.compact();
+      const again = await reopen(restarted);
+      const z = await again.create(newRun('z'));
+      expect(Number(z.metadata.resourceVersion)).toBe(deletedAt + 3);
+    });
+
+    it('fails a write whose append fails, refuses the write built on it, and takes writes again afterwards', async () => {
+      const store = await openStore();
+      const a = await store.create(newRun('a'));
+      await store.compact(); // the next append opens journal 2: a directory in its way makes it fail
+      await mkdir(journal(2));
+      const first = store.updateStatus(ref('a'), { phase: 'Running' }, a.metadata.resourceVersion);
+      await Promise.resolve();
+      await Promise.resolve();
+      const second = store.updateStatus(ref('a'), { phase: 'Failed' }, String(Number(a.metadata.resourceVersion) + 1));
+      expect(await errorCode(second)).toBe('CONFLICT');
+      await expect(first).rejects.toMatchObject({ code: 'EISDIR' });
+      expect(await store.get(ref('a'))).toEqual(a);
+      await rmdir(journal(2));
+      const written = await store.updateStatus(ref('a'), { phase: 'Succeeded' }, a.metadata.resourceVersion);
+      expect((await (await reopen(store)).get(ref('a'))).status).toEqual(written.status);
+    });
+
+    it('migrates a state directory of the first format (record files and store.json) with the same uids, generations, statuses and resourceVersions', async () => {
+      await put('a.yaml', run('a'));
+      const meta = (name: string, extra: Record<string, unknown>) => ({ name, namespace: 'default', uid: `uid-${name}`, generation: 3, resourceVersion: '17', creationTimestamp: '2026-12-01T10:00:00Z', ...extra });
+      const fromFile = { format: 1, manifest: 'a.yaml', manifestSpecHash: canonicalHash({ prompt: 'hi' }), object: { apiVersion: 'stromboli.dev/v1alpha1', kind: 'AgentRun', metadata: meta('a', {}), spec: { prompt: 'hi', cancel: true }, status: { phase: 'Running', observedGeneration: 3 } } };
+      const fromApi = { format: 1, object: { apiVersion: 'stromboli.dev/v1alpha1', kind: 'AgentRun', metadata: meta('job-1', { namespace: 'team-a', generation: 1, resourceVersion: '42', finalizers: ['stromboli.dev/cleanup'] }), spec: { prompt: 'x' } } };
+      await mkdir(join(stateDir, 'resources', 'default'), { recursive: true, mode: 0o700 });
+      await mkdir(join(stateDir, 'resources', 'team-a'), { mode: 0o700 });
+      await writeFile(join(stateDir, 'store.json'), '{"format":1,"resourceVersionReserved":1042}\n');
+      await writeFile(join(stateDir, 'resources', 'default', 'a.json'), JSON.stringify(fromFile, null, 2));
+      await writeFile(join(stateDir, 'resources', 'team-a', 'job-1.json'), JSON.stringify(fromApi, null, 2));
+      const store = await openStore();
+      expect(await store.list()).toEqual([fromFile.object, fromApi.object]);
+      expect(store.problems()).toEqual([]);
+      // journal-1: the manifest's run now remembers its file's hash (docs/file-store.md, "Manifests"), one write at this first open.
+      expect((await readdir(stateDir)).sort()).toEqual(['journal-1.jsonl', 'lock.pid', 'snapshot.jsonl', 'tmp']);
+      expect((await stat(join(stateDir, 'snapshot.jsonl'))).mode & 0o777).toBe(0o600);
+      const next = await store.updateStatus(ref('a'), { phase: 'Succeeded' }, '17');
+      expect(Number(next.metadata.resourceVersion)).toBe(1043); // continues after the block store.json had reserved
+      const restarted = await reopen(store);
+      expect(restarted.commits).toBe(0);
+      expect(await restarted.get(ref('a'))).toEqual(next);
+      expect((await restarted.get(ref('job-1', 'team-a'))).metadata.finalizers).toEqual(['stromboli.dev/cleanup']);
+    });
+
+    it('does not parse again, on open, a manifest whose bytes are those of its last clean read', async () => {
+      await put('a.yaml', run('a'));
+      await put('b.yaml', `${run('b1')}---\n${run('b2')}`);
+      await put('patched.yaml', run('patched'));
+      await put('odd.yaml', `${run('odd')}---\nkind: ConfigMap\n`); // a skipped document is a problem: always parsed
+      const store = await openStore();
+      const patched = await store.get(ref('patched'));
+      await store.patchSpec(ref('patched'), { cancel: true }); // the record no longer holds the file's spec: parsed
+      const listed = await store.list();
+      await store.close();
+      const before = yamlParses();
+      const restarted = await openStore();
+      expect(yamlParses() - before).toBe(2); // patched.yaml and odd.yaml
+      expect(await restarted.list()).toEqual(listed);
+      expect(restarted.commits).toBe(0);
+      expect(problemsOf(restarted, 'odd.yaml')).toHaveLength(1);
+      expect((await restarted.get(ref('patched'))).metadata.uid).toBe(patched.metadata.uid);
+    });
+
+    it('reads a manifest again whose size and mtime were kept but whose bytes changed, and when the parse settings change', async () => {
+      await put('a.yaml', run('a', 'prompt: aa'));
+      const store = await openStore();
+      const before = await store.get(ref('a'));
+      await store.close();
+      const { mtime, atime } = await stat(join(runsDir, 'a.yaml'));
+      await put('a.yaml', run('a', 'prompt: bb'));
+      await utimes(join(runsDir, 'a.yaml'), atime, mtime); // as an editor or rsync that keeps the mtime would leave it
+      const restarted = await openStore();
+      expect((await restarted.get(ref('a'))).spec).toEqual({ prompt: 'bb' });
+      expect((await restarted.get(ref('a'))).metadata).toMatchObject({ uid: before.metadata.uid, generation: 2 });
+      await restarted.close();
+      const elsewhere = await openStore({ defaultNamespace: 'team-b' });
+      expect(await names(elsewhere)).toEqual(['team-b/a']);
+    });
+
+    it('keeps the state files private: stateDir 0700, snapshot and journal 0600', async () => {
+      const store = await openStore();
+      await store.create(newRun('a'));
+      await store.compact();
+      await store.create(newRun('b'));
+      expect((await stat(stateDir)).mode & 0o777).toBe(0o700);
+      for (const file of ['snapshot.jsonl', 'journal-2.jsonl']) expect((await stat(join(stateDir, file))).mode & 0o777).toBe(0o600);
+    });
+
+    it('keeps every acknowledged create of a process killed with SIGKILL mid-burst', async () => {
+      const writer = join(import.meta.dirname, '../../../test/helpers/file-store-writer.ts');
+      const child = spawn(process.execPath, [writer, runsDir, stateDir, '10', '20000'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const acknowledged: string[] = [];
+      let buffered = '';
+      const exited = new Promise<NodeJS.Signals | null>((done) => child.once('exit', (_code, signal) => done(signal)));
+      await new Promise<void>((enough, failed) => {
+        child.once('exit', () => failed(new Error('the writer ended before it was killed')));
+        child.stdout.on('data', (chunk: Buffer) => {
+          buffered += chunk.toString('utf8');
+          const lines = buffered.split('\n');
+          buffered = lines.pop() ?? '';
+          acknowledged.push(...lines.filter((l) => l.startsWith('burst-')));
+          if (acknowledged.length >= 400) enough();
+        });
+      });
+      child.kill('SIGKILL');
+      expect(await exited).toBe('SIGKILL');
+      acknowledged.push(...buffered.split('\n').filter((l) => l.startsWith('burst-') && l.length > 6)); // whole lines only
+      const store = await openStore();
+      const present = new Set((await store.list()).map((o) => o.metadata.name));
+      expect(acknowledged.filter((name) => !present.has(name))).toEqual([]);
+      expect(store.problems()).toEqual([]);
+    }, 60_000);
   });
 });

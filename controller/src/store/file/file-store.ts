@@ -6,7 +6,8 @@
 //
 // This file holds the store itself (the API, the write path with its group commit, the watch of
 // runsDir: the only chokidar import). Its parts: file-store-options.ts, manifest-file.ts (YAML),
-// manifest-sync.ts, state-records.ts, atomic-write.ts, pid-lock.ts, file-problems.ts; the rules
+// manifest-sync.ts, state-records.ts (with state-journal.ts, state-snapshot.ts, legacy-state.ts),
+// atomic-write.ts, pid-lock.ts, file-problems.ts; the rules
 // shared with MemoryStore are in object-rules.ts, object-list.ts, merge-patch.ts,
 // canonical-json.ts and watch-fanout.ts.
 
@@ -94,14 +95,23 @@ export class FileStore<S> implements ResourceStore<S> {
     }
   }
 
-  /** Manifests that are broken, skipped or shadowed, and unreadable state records; sorted by path. */
+  /** Manifests that are broken, skipped or shadowed, and unreadable snapshot or journal lines; sorted by path. */
   problems(): FileProblem[] {
     return this.#problems.all();
   }
 
-  /** Rounds of durable writes so far (each one fsync per file and per directory, however many writes it held). */
+  /** Rounds of durable writes so far (each one journal append and one fdatasync, however many writes it held). */
   get commits(): number {
     return this.#state.flushes;
+  }
+
+  /**
+   * Writes a snapshot of every run now and starts a new journal generation (the store also does
+   * this by itself once the journal outgrows compactAfterBytes). Writes go on meanwhile.
+   */
+  compact(): Promise<void> {
+    this.#assertOpen();
+    return this.#state.compact();
   }
 
   async list(options: ListOptions = {}): Promise<Resource<S>[]> {
@@ -180,7 +190,7 @@ export class FileStore<S> implements ResourceStore<S> {
       clearTimeout(this.#settleTimer);
       await this.#fsWatcher?.close();
       await this.#queue.catch(() => undefined);
-      await this.#state.drain();
+      await this.#state.close();
       this.#watchers.endAll();
       await releaseLock(stateLockPath(this.#s.stateDir));
     })();
@@ -233,7 +243,7 @@ export class FileStore<S> implements ResourceStore<S> {
     gone.metadata.resourceVersion = this.#state.nextResourceVersion();
     this.#latest.delete(key);
     try {
-      await this.#state.commit({ ref: record.object.metadata, base: record });
+      await this.#state.commit({ ref: record.object.metadata, resourceVersion: gone.metadata.resourceVersion, base: record });
     } catch (err) {
       this.#restoreLatest(key, undefined);
       throw err;

@@ -1,6 +1,6 @@
-// Group commit for the file store's durable writes (docs/file-store.md, "Writes are atomic"):
+// Group commit for the file store's durable writes (docs/file-store.md, "Writes are grouped"):
 // writes that arrive while a flush is on the disk wait and go out together in the next one, so
-// a burst of creates costs one round of fsyncs instead of one each. Every caller is settled only
+// a burst of creates costs one journal append and fdatasync instead of one each. Every caller is settled only
 // once its own group is on disk.
 
 /** A flush: writes the items durably; may refuse single items by returning an error at their index. */

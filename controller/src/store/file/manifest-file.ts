@@ -1,6 +1,7 @@
 // Reading one manifest file of runsDir into run documents, within the size and alias limits
 // (docs/file-store.md, "Manifests"). The only place of the store that imports yaml.
 
+import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
 import { z } from 'zod';
@@ -11,6 +12,7 @@ import { errorText, issueText } from './file-problems.ts';
 import type { FileStoreSettings } from './file-store-options.ts';
 import { isErrno } from './fs-errors.ts';
 import { refProblem, StringMapSchema } from '../../../../contract/store/object-rules.ts';
+import type { ManifestFileMark } from './state-records.ts';
 import { MAX_NAME_LENGTH } from './state-records.ts';
 import { keyOf } from '../../../../contract/store/store.ts';
 
@@ -20,6 +22,11 @@ export const MANIFEST_FILE = /\.ya?ml$/i;
 const MAX_ALIAS_COUNT = 100;
 /** A document whose value, aliases expanded, is over this many times maxFileBytes is refused. */
 const EXPANSION_FACTOR = 4;
+/**
+ * Part of every file hash, with the settings that change what a file means: bump it whenever
+ * parseManifest's rules change, so a file read clean by older rules is parsed again.
+ */
+const PARSE_RULES = 'manifest-rules-1';
 
 /** One usable run document of a manifest file. */
 export interface ManifestDoc {
@@ -32,6 +39,8 @@ export interface ManifestDoc {
   specHash: string;
   /** 1-based position in the file, for problems. */
   document: number;
+  /** The file's hash, document count and this document's position; undefined when the file had a problem (it is then always parsed). */
+  file: ManifestFileMark | undefined;
 }
 
 /**
@@ -45,12 +54,14 @@ export type ManifestRead =
 
 /**
  * Reads at most maxFileBytes of `path` and parses it; `shown` is the path problems carry. Never
- * throws for the file's content. The read is synchronous: four system calls on a small local
+ * throws for the file's content. `known` may answer, from the sha256 of the bytes read, the
+ * documents a clean earlier read of the same bytes gave: then the file is not parsed again. The read is synchronous: four system calls on a small local
  * file cost far less than four trips through libuv's thread pool, which dominated a start over
  * thousands of manifests. O_NONBLOCK keeps a FIFO dropped into runsDir from blocking the open.
  */
-export function readManifest<S>(path: string, shown: string, s: FileStoreSettings<S>): ManifestRead {
+export function readManifest<S>(path: string, shown: string, s: FileStoreSettings<S>, known?: (hash: string) => ManifestDoc[] | undefined): ManifestRead {
   let text: string;
+  let hash: string;
   try {
     const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
     try {
@@ -65,7 +76,11 @@ export function readManifest<S>(path: string, shown: string, s: FileStoreSetting
         bytesRead = readSync(fd, buffer, 0, buffer.length, 0);
       }
       if (bytesRead > s.maxFileBytes) return { state: 'broken', error: `the file is over the ${s.maxFileBytes}-byte limit` };
-      text = buffer.toString('utf8', 0, bytesRead);
+      const bytes = buffer.subarray(0, bytesRead);
+      hash = createHash('sha256').update(`${PARSE_RULES}\0${JSON.stringify([s.apiVersion, s.kind, s.defaultNamespace, s.maxFileBytes])}\0`).update(bytes).digest('hex');
+      const docs = known?.(hash);
+      if (docs !== undefined) return { state: 'ok', docs, problems: [] };
+      text = bytes.toString('utf8');
     } finally {
       closeSync(fd);
     }
@@ -73,7 +88,12 @@ export function readManifest<S>(path: string, shown: string, s: FileStoreSetting
     if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return { state: 'missing' };
     return { state: 'broken', error: `cannot read the file: ${errorText(err)}` };
   }
-  return parseManifest(text, shown, s);
+  const read = parseManifest(text, shown, s);
+  if (read.state === 'ok' && read.problems.length === 0) {
+    const documents = read.docs.length;
+    for (const doc of read.docs) doc.file = { hash, documents, document: doc.document };
+  }
+  return read;
 }
 
 function parseManifest<S>(text: string, path: string, s: FileStoreSettings<S>): ManifestRead {
@@ -124,7 +144,7 @@ function parseManifest<S>(text: string, path: string, s: FileStoreSettings<S>): 
     }
     seen.add(keyOf(ref));
     const spec: unknown = JSON.parse(JSON.stringify(value['spec'] ?? {}));
-    docs.push({ ...ref, labels: metadata.data.labels, annotations: metadata.data.annotations, spec, specHash: canonicalHash(spec), document: number });
+    docs.push({ ...ref, labels: metadata.data.labels, annotations: metadata.data.annotations, spec, specHash: canonicalHash(spec), document: number, file: undefined });
   }
   return { state: 'ok', docs, problems };
 }

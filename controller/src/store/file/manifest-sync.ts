@@ -3,14 +3,14 @@
 // and "Deletion"). The store feeds it changed files; it writes through the store's host calls.
 
 import { join } from 'node:path';
-import { canonicalJson } from '../../../../contract/store/canonical-json.ts';
+import { canonicalHash, canonicalJson } from '../../../../contract/store/canonical-json.ts';
 import type { FileProblem, ProblemReport } from './file-problems.ts';
 import { errorText } from './file-problems.ts';
 import type { FileStoreSettings } from './file-store-options.ts';
 import type { ManifestDoc, ManifestRead } from './manifest-file.ts';
 import { readManifest } from './manifest-file.ts';
 import { compareStrings, copyOf } from '../../../../contract/store/object-list.ts';
-import type { StoredRecord } from './state-records.ts';
+import type { ManifestFileMark, StoredRecord } from './state-records.ts';
 import { newRecord } from './state-records.ts';
 import type { Resource } from '../../../../contract/store/store.ts';
 import { keyOf } from '../../../../contract/store/store.ts';
@@ -72,12 +72,12 @@ export class ManifestSync<S> {
   async processFiles(rels: Iterable<string>, confirmed: boolean): Promise<Unsettled> {
     const { settings: s, problems } = this.#host;
     const batch = [...new Set(rels)];
+    const ownedBy = this.#recordKeysByManifest(new Set(batch));
     const reads = new Map<string, ManifestRead>();
     for (const [index, rel] of batch.entries()) {
-      reads.set(rel, readManifest(join(s.runsDir, rel), join(s.runsDirShown, rel), s));
+      reads.set(rel, readManifest(join(s.runsDir, rel), join(s.runsDirShown, rel), s, (hash) => this.#knownDocs(hash, ownedBy.get(rel) ?? [])));
       if (index % READS_PER_TURN === READS_PER_TURN - 1) await new Promise(setImmediate); // let the API answer in between
     }
-    const ownedBy = this.#recordKeysByManifest(new Set(batch));
     const keys = new Set<string>();
     const unsettled: Unsettled = { files: [], keys: [] };
     for (const rel of batch) {
@@ -174,6 +174,25 @@ export class ManifestSync<S> {
     }
   }
 
+  /**
+   * The documents of a file whose bytes hash to `hash`, rebuilt from its runs (`keys`) without
+   * parsing it: only when every run remembers a clean read of these very bytes, they are all of
+   * the file's documents, none is being deleted, and each holds the file's own spec (no API
+   * patch in force). Anything else: undefined, and the file is parsed.
+   */
+  #knownDocs(hash: string, keys: readonly string[]): ManifestDoc[] | undefined {
+    const docs: ManifestDoc[] = [];
+    for (const key of keys) {
+      const record = this.#host.records.get(key);
+      const mark = record?.manifestFile;
+      if (record === undefined || mark?.hash !== hash || mark.documents !== keys.length || record.object.metadata.deletionTimestamp !== undefined) return undefined;
+      if (record.manifestSpecHash === undefined || canonicalHash(record.object.spec) !== record.manifestSpecHash) return undefined;
+      const { namespace, name, labels, annotations } = record.object.metadata;
+      docs.push({ namespace, name, labels: copyOf(labels), annotations: copyOf(annotations), spec: copyOf(record.object.spec), specHash: record.manifestSpecHash, document: mark.document, file: mark });
+    }
+    return docs.length === 0 ? undefined : docs.sort((a, b) => a.document - b.document);
+  }
+
   /** The names of the runs each of `rels` declared last, in one pass over the records. */
   #recordKeysByManifest(rels: ReadonlySet<string>): Map<string, string[]> {
     const byManifest = new Map<string, string[]>();
@@ -189,7 +208,7 @@ export class ManifestSync<S> {
   async #applyManifest(record: StoredRecord<S> | undefined, rel: string, doc: ManifestDoc): Promise<void> {
     const host = this.#host;
     if (record === undefined) {
-      await host.save(newRecord(host.settings, { ...doc, spec: copyOf(doc.spec) }, { rel, specHash: doc.specHash }), 'ADDED');
+      await host.save(newRecord(host.settings, { ...doc, spec: copyOf(doc.spec) }, { rel, specHash: doc.specHash, file: doc.file }), 'ADDED');
       host.settings.log.info({ agentRun: keyOf(doc), path: join(host.settings.runsDirShown, rel) }, 'run added from manifest');
       return;
     }
@@ -212,7 +231,12 @@ export class ManifestSync<S> {
       changed = true;
     }
     next.manifest = rel;
+    next.manifestFile = doc.file;
     if (changed) await host.save(next, 'MODIFIED');
-    else if (next.manifest !== record.manifest || next.manifestSpecHash !== record.manifestSpecHash) await host.save(next, undefined);
+    else if (next.manifest !== record.manifest || next.manifestSpecHash !== record.manifestSpecHash || !sameMark(next.manifestFile, record.manifestFile)) await host.save(next, undefined);
   }
+}
+
+function sameMark(a: ManifestFileMark | undefined, b: ManifestFileMark | undefined): boolean {
+  return a?.hash === b?.hash && a?.documents === b?.documents && a?.document === b?.document;
 }
