@@ -55,6 +55,13 @@ module.exports = {
       to: { path: 'node_modules/@kubernetes/client-node/' },
     },
     {
+      name: 'opentelemetry-only-in-telemetry',
+      comment: 'Spans go through the Tracing port (contract/tracing.ts); the OpenTelemetry SDK lives in one adapter.',
+      severity: 'error',
+      from: { pathNot: '^controller/src/telemetry/otel-tracing(\\.test)?\\.ts$' },
+      to: { path: 'node_modules/@opentelemetry/' },
+    },
+    {
       name: 'chokidar-only-in-file-store',
       severity: 'error',
       from: { pathNot: '^controller/src/store/file/file-store\\.ts$' },

@@ -14,6 +14,7 @@ import type { RootLogger } from '../controller/src/log.ts';
 import type { ServeConfig } from './config.ts';
 import { parseHostPort } from './config.ts';
 import { compact } from '../contract/compact.ts';
+import type { Tracing } from '../contract/tracing.ts';
 
 /** The settings of ServeConfig the facade uses. */
 export type ApiConfig = Pick<
@@ -60,6 +61,8 @@ export interface ApiServerOptions {
   auth: AuthSetup;
   /** The node agent's counters and timings, served by the metrics listener when one is configured. */
   agentMetrics?: AgentMetrics;
+  /** A span per request. Default: none. */
+  tracing?: Tracing;
   log: RootLogger;
 }
 
@@ -85,6 +88,7 @@ export async function startApi(options: ApiServerOptions): Promise<ApiServer> {
     auth: auth.app,
     bodyLimit: config.bodyLimitBytes,
     apiShapes: shapesFor(config.stromboliApiVersion),
+    ...compact({ tracing: options.tracing }),
     trustedProxies: config.trustedProxies,
     ...(config.rateLimitPerMinute === 0 ? {} : { rateLimit: { max: config.rateLimitPerMinute, timeWindowMs: RATE_LIMIT_WINDOW_MS } }),
     ...compact({ metrics }),

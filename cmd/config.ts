@@ -81,6 +81,14 @@ export const ServeConfigSchema = z.object({
     .string()
     .default(STROMBOLI_API_VERSION)
     .refine((version) => isAnsweredVersion(version), { message: 'must be a Stromboli API version this server answers: 0.3, 0.4 or 0.5 (e.g. 0.3.0-alpha)' }),
+  /**
+   * Where spans go (OpenTelemetry over OTLP/HTTP, JSON): a URL such as
+   * http://collector:4318/v1/traces, or HOST:PORT as Stromboli's tracing.endpoint (https, or http
+   * with tracingInsecure). Default: none, tracing off.
+   */
+  tracingEndpoint: z.string().min(1).optional(),
+  /** With a HOST:PORT tracing endpoint: plain http instead of TLS (Stromboli's tracing.insecure). Default off. */
+  tracingInsecure: z.enum(['on', 'off']).default('off'),
   /** Largest accepted request body in bytes. Default 1 MiB (Stromboli has no limit). */
   bodyLimitBytes: z.int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
   /** HOST:PORT of a separate Prometheus listener (GET /metrics), e.g. 127.0.0.1:9090. Default: none (metrics are never on the API port). */

@@ -11,6 +11,8 @@ import type { PromptSource } from '../controller/src/agentrun/prompt-source.ts';
 import { AgentRunReconciler } from '../controller/src/agentrun/reconciler.ts';
 import type { RunEvents } from '../controller/src/agentrun/run-events.ts';
 import { RunTally } from '../controller/src/agentrun/run-tally.ts';
+import { tracedExecutor } from '../controller/src/telemetry/traced.ts';
+import type { Tracing } from '../contract/tracing.ts';
 import { Slots } from '../controller/src/agentrun/slots.ts';
 import { seedSlots } from '../controller/src/agentrun/startup.ts';
 import { ExecaExecutor } from '../controller/src/exec/execa-executor.ts';
@@ -66,6 +68,8 @@ export interface NodeAgentOptions {
   log: RootLogger;
   /** Where an event goes on each phase or reason change (Kubernetes events). Default: none (the embedded mode has no events API). */
   events?: RunEvents;
+  /** Spans for reconciles and podman calls. Default: none. */
+  tracing?: Tracing;
   /** Reads the prompts spec.promptFrom names (ConfigMaps, Secrets). Default: none (promptFrom ends InvalidSpec). */
   prompts?: PromptSource;
 }
@@ -91,7 +95,9 @@ export interface NodeAgent {
 /** Starts the controller: podman, credentials, runner, slots seeded from podman and the store, then the loop. */
 export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAgent> {
   const { store, config, stateDir, owner, env, log } = options;
-  const executor = new ExecaExecutor();
+  const tracing = options.tracing;
+  // Every podman command and REST call of this agent gets a span when tracing is on (telemetry/traced.ts).
+  const executor = tracing === undefined ? new ExecaExecutor() : tracedExecutor(new ExecaExecutor(), tracing);
   const podmanEnv = config.containersConf === undefined ? undefined : { CONTAINERS_CONF: resolve(config.containersConf) };
   const podman = new PodmanClient({ executor, ...compact({ env: podmanEnv }) });
   const logs = new LogStore({ root: join(stateDir, 'logs') });
@@ -108,7 +114,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
           executor,
           socketPath: join(stateDir, 'podman.sock'),
           owner,
-          ...compact({ env: podmanEnv }),
+          ...compact({ env: podmanEnv, tracing }),
           log: log.child({ component: 'podman-service' }),
           onDied: (event) => wire.runner?.containerDied(event),
           onResumed: () => wire.runner?.eventsResumed(),
@@ -158,7 +164,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     retryDelayMs: config.retryDelayMs,
     logRetentionMs,
     events: tally,
-    ...compact({ node: options.node, prompts: options.prompts }),
+    ...compact({ node: options.node, prompts: options.prompts, tracing }),
   });
   const controller = runController({
     store,

@@ -15,6 +15,7 @@ import type { ApiServer } from './api.ts';
 import { prepareAuth, startApi } from './api.ts';
 import type { ServeConfig } from './config.ts';
 import { webhookSettingsFrom } from './config.ts';
+import { tracingFor } from './telemetry.ts';
 
 /** Where the facade finds its cluster and the node agents' logs. */
 export interface KubeApiSettings {
@@ -53,7 +54,9 @@ export async function startKubeApi(config: ServeConfig, settings: KubeApiSetting
   }
   const { kubeConfig, source } = loadKubeConfig(compact({ kubeconfigPath: settings.kubeconfig }));
   const store = new KubeStore<AgentRunStatus>({ kubeConfig, namespace, defaultNamespace: namespace, log: log.child({ component: 'kube-store' }) });
+  const tracing = tracingFor(config);
   const api = await startApi({
+    ...compact({ tracing }),
     ports: {
       runs: store,
       logs: new NodeLogReader({ runs: store, token, ...compact({ connectTimeoutMs: settings.logConnectTimeoutMs }) }),
@@ -66,5 +69,14 @@ export async function startKubeApi(config: ServeConfig, settings: KubeApiSetting
     log,
   });
   log.info({ url: api.url, namespace, kubeconfig: source, auth: auth.decision.enabled, authSources: auth.sources, logToken: token !== undefined }, 'stromboli api serving');
-  return { url: api.url, app: api.app, store, namespace, close: () => api.close() };
+  return {
+    url: api.url,
+    app: api.app,
+    store,
+    namespace,
+    async close() {
+      await api.close();
+      await tracing?.shutdown();
+    },
+  };
 }

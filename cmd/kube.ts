@@ -19,6 +19,7 @@ import type { ServeConfig } from './config.ts';
 import { parseHostPort } from './config.ts';
 import type { NodeAgent } from './controller.ts';
 import { startNodeAgent } from './controller.ts';
+import { tracingFor } from './telemetry.ts';
 
 /** Where a node agent finds its cluster and which runs it takes. */
 export interface KubeAgentSettings {
@@ -90,11 +91,13 @@ export async function startKubeNodeAgent(config: ServeConfig, settings: KubeAgen
   const events = new KubeRunEvents({ kubeConfig, reportingInstance: nodeName, log: log.child({ component: 'kube-events' }) });
   const prompts = new KubePromptSource(kubeConfig);
   const logEndpoint = await startLogEndpoint(store, stateDir, settings, log, env);
+  const tracing = tracingFor(config);
   let agent: NodeAgent;
   try {
-    agent = await startNodeAgent({ store, config, stateDir, owner: `node-${nodeName}`, node: nodeName, env, log, events, prompts, ...compact({ logRef: logEndpoint?.logRef }) });
+    agent = await startNodeAgent({ store, config, stateDir, owner: `node-${nodeName}`, node: nodeName, env, log, events, prompts, ...compact({ logRef: logEndpoint?.logRef, tracing }) });
   } catch (err) {
     await logEndpoint?.close();
+    await tracing?.shutdown();
     throw err;
   }
   log.info({ nodeName, namespace: settings.namespace ?? '(all)', kubeconfig: source, stateDir, maxConcurrentRuns: config.maxConcurrentRuns }, 'node agent started');
@@ -107,6 +110,7 @@ export async function startKubeNodeAgent(config: ServeConfig, settings: KubeAgen
       await agent.close();
       await events.flush();
       await logEndpoint?.close();
+      await tracing?.shutdown();
     },
   };
 }

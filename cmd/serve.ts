@@ -15,6 +15,8 @@ import { prepareAuth, startApi } from './api.ts';
 import type { ServeConfig } from './config.ts';
 import { webhookSettingsFrom } from './config.ts';
 import { startNodeAgent } from './controller.ts';
+import { tracingFor } from './telemetry.ts';
+import { compact } from '../contract/compact.ts';
 
 export interface EmbeddedServer {
   /** Where the API listens, e.g. http://127.0.0.1:8585. */
@@ -48,7 +50,8 @@ export async function startEmbedded(config: ServeConfig, log: RootLogger, surrou
   const store = await FileStore.open<AgentRunStatus>({ runsDir: resolve(config.runsDir), stateDir, defaultNamespace: config.defaultNamespace, log: log.child({ component: 'file-store' }) });
   try {
     const owner = await ownerOf(stateDir);
-    const agent = await startNodeAgent({ store, config, stateDir, owner, env, log });
+    const tracing = tracingFor(config);
+    const agent = await startNodeAgent({ store, config, stateDir, owner, env, log, ...compact({ tracing }) });
     let api: ApiServer;
     try {
       api = await startApi({
@@ -65,11 +68,13 @@ export async function startEmbedded(config: ServeConfig, log: RootLogger, surrou
         },
         config,
         auth,
+        ...compact({ tracing }),
         agentMetrics: { loop: () => agent.controller.metrics(), runs: () => agent.tally.totals(), observeLoop: (observer) => agent.observeLoop(observer) },
         log,
       });
     } catch (err) {
       await agent.close();
+      await tracing?.shutdown();
       throw err;
     }
     log.info(
@@ -86,6 +91,7 @@ export async function startEmbedded(config: ServeConfig, log: RootLogger, surrou
         await api.close();
         await agent.close();
         await store.close();
+        await tracing?.shutdown(); // exports the spans still buffered
       },
     };
   } catch (err) {

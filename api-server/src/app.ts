@@ -25,6 +25,8 @@ import { secretRoutes } from './routes/secrets.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { runFamily } from './routes/run-family.ts';
 import type { ApiShapes } from './stromboli/api-version.ts';
+import { registerTracing } from './plugins/tracing.ts';
+import type { Tracing } from '../../contract/tracing.ts';
 import type { Ports } from '../../contract/ports.ts';
 import { compact } from '../../contract/compact.ts';
 
@@ -56,6 +58,8 @@ export interface AppOptions {
   metrics?: Metrics;
   /** Answer shapes of requests that name no Stromboli API version (stromboli/api-version.ts). Default 'v0.5'. */
   apiShapes?: ApiShapes;
+  /** A span per request (plugins/tracing.ts). Default: none. */
+  tracing?: Tracing;
 }
 
 export async function buildApp(ports: Ports, options: AppOptions = {}): Promise<FastifyInstance> {
@@ -70,6 +74,7 @@ export async function buildApp(ports: Ports, options: AppOptions = {}): Promise<
   registerRequestId(app);
   registerErrorHandling(app);
   options.metrics?.observe(app);
+  if (options.tracing !== undefined) registerTracing(app, options.tracing);
   const version = options.version ?? '0.0.0-dev';
   await registerOpenApi(app, { version });
 

@@ -41,6 +41,8 @@ export const SERVE_FLAGS: readonly ServeFlag[] = [
   { flag: 'rate-limit', key: 'rateLimitPerMinute', kind: 'int', value: 'N', note: 'requests per minute per client; 0 = off' },
   { flag: 'trusted-proxy', key: 'trustedProxies', kind: 'list', value: 'IP|CIDR', note: 'repeatable' },
   { flag: 'body-limit', key: 'bodyLimitBytes', kind: 'int', value: 'BYTES' },
+  { flag: 'tracing-endpoint', key: 'tracingEndpoint', kind: 'string', value: 'URL|HOST:PORT', note: 'OpenTelemetry spans over OTLP/HTTP; default off' },
+  { flag: 'tracing-insecure', key: 'tracingInsecure', kind: 'on-off', note: 'plain http to a HOST:PORT tracing endpoint; default off (https)' },
   { flag: 'stromboli-api-version', key: 'stromboliApiVersion', kind: 'string', value: 'V', note: "answer shapes for requests without X-Stromboli-Api-Version: 0.3 lists sessions and secrets as strings; default 0.5.7" },
   { flag: 'metrics-address', key: 'metricsAddress', kind: 'string', value: 'HOST:PORT', note: 'off; e.g. 127.0.0.1:9090, never the API port' },
 ];

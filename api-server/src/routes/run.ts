@@ -1,6 +1,7 @@
 // Stromboli's POST /run (wait for the result) and POST /run/async (a job id at once). Both write an
 // AgentRun and read its status; the controller runs it. Error bodies are Stromboli's RunResponse
 // envelope; every request problem is a 400 here (Stromboli answers most of them 500).
+import { traceparentOf } from '../plugins/tracing.ts';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -110,7 +111,7 @@ export const runRoutes: FastifyPluginAsync<RunRoutesOptions> = async (fastify, o
     async (request, reply) => {
       const parsed = parseRunRequest(request.body);
       await requireClaude(opts.claudeConfigured);
-      const run = await opts.facade.create('run', parsed);
+      const run = await opts.facade.create('run', parsed, { traceparent: traceparentOf(request) });
       const id = run.metadata.name;
       const agentRun = `${run.metadata.namespace}/${id}`;
 
@@ -155,7 +156,7 @@ export const runRoutes: FastifyPluginAsync<RunRoutesOptions> = async (fastify, o
       const parsed = parseRunRequest(request.body);
       await requireClaude(opts.claudeConfigured);
       const webhook = parsed.webhookUrl === undefined ? undefined : (await checkWebhookUrl(parsed.webhookUrl, opts.webhookTargets)).href;
-      const run = await opts.facade.create('job', parsed, webhook);
+      const run = await opts.facade.create('job', parsed, { webhookUrl: webhook, traceparent: traceparentOf(request) });
       return reply.code(202).send({ job_id: run.metadata.name, session_id: parsed.sessionId });
     },
   );

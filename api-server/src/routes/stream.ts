@@ -3,6 +3,7 @@
 // with Last-Event-ID (EventSource does so by itself, to the same URL) continues where it stopped,
 // and /run/stream re-attaches instead of starting a second run. A client that leaves does not stop
 // the run unless it asked to (cancel_on_disconnect=true); Stromboli kills it (docs/compatibility.md).
+import { traceparentOf } from '../plugins/tracing.ts';
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyBaseLogger, FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -122,7 +123,7 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (fast
       }
       const parsed = parseStreamQuery(query);
       await requireClaude(opts.claudeConfigured);
-      const run = await opts.facade.create('run', parsed);
+      const run = await opts.facade.create('run', parsed, { traceparent: traceparentOf(request) });
       return serve(reply, request.log, run, 0, cancelOnDisconnect);
     },
   );

@@ -1,6 +1,7 @@
 // The run family's one service: creates API runs, finds and cancels jobs, waits for a run to end,
 // and renders runs in Stromboli's shapes. Routes stay thin; this is where "job" means "AgentRun
 // created through the Stromboli endpoints" (the source label), in the facade's namespace.
+import { TRACEPARENT_ANNOTATION } from '../../../contract/tracing.ts';
 import { API_VERSION, KIND } from '../../../contract/apis/v1alpha1/index.ts';
 import { AppError, ConflictError, NotFoundError, TransientError } from '../../../contract/errors.ts';
 import type { LogReader, RunRef, RunStore, StoredRun } from '../../../contract/ports.ts';
@@ -52,8 +53,16 @@ export class RunFacade {
     return { namespace: this.#namespace, name: id };
   }
 
-  /** Creates the AgentRun of a request; the name is the id the client gets back. */
-  async create(kind: RunKind, request: RunRequest, webhookUrl?: string): Promise<StoredRun> {
+  /**
+   * Creates the AgentRun of a request; the name is the id the client gets back. `webhookUrl` and
+   * the request's `traceparent` go into annotations (the webhook dispatcher and the node agent read them).
+   */
+  async create(kind: RunKind, request: RunRequest, extras: { webhookUrl?: string | undefined; traceparent?: string | undefined } = {}): Promise<StoredRun> {
+    const { webhookUrl, traceparent } = extras;
+    const annotations = {
+      ...(webhookUrl === undefined ? {} : { [WEBHOOK_ANNOTATION]: webhookUrl }),
+      ...(traceparent === undefined ? {} : { [TRACEPARENT_ANNOTATION]: traceparent }),
+    };
     const spec = { ...request.spec, ...(this.#ttl > 0 ? { ttlSecondsAfterFinished: this.#ttl } : {}) };
     for (let attempt = 1; ; attempt++) {
       const name = newRunName(kind);
@@ -65,7 +74,7 @@ export class RunFacade {
             name,
             namespace: this.#namespace,
             labels: { [SOURCE_LABEL]: SOURCE_API },
-            ...(webhookUrl === undefined ? {} : { annotations: { [WEBHOOK_ANNOTATION]: webhookUrl } }),
+            ...(Object.keys(annotations).length === 0 ? {} : { annotations }),
           },
           spec,
         });

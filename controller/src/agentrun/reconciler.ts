@@ -21,6 +21,8 @@ import { registerSecretValue } from '../../../contract/redact.ts';
 import { noPromptSource } from './prompt-source.ts';
 import type { PromptSource } from './prompt-source.ts';
 import { noRunEvents, transitionEvent } from './run-events.ts';
+import { TRACEPARENT_ANNOTATION, noTracing } from '../../../contract/tracing.ts';
+import type { Tracing } from '../../../contract/tracing.ts';
 import type { RunEvents } from './run-events.ts';
 
 export type AgentRunResource = Resource<AgentRunStatus>;
@@ -60,6 +62,8 @@ export interface AgentRunReconcilerOptions {
   events?: RunEvents;
   /** Reads the prompt spec.promptFrom names, at start. Default: noPromptSource (no cluster: promptFrom ends InvalidSpec). */
   prompts?: PromptSource;
+  /** Spans for each reconcile, children of the trace of the request that created the run (its traceparent annotation). Default: noTracing. */
+  tracing?: Tracing;
   /** Injectable clock (epoch ms). */
   now?: () => number;
 }
@@ -88,6 +92,7 @@ export class AgentRunReconciler implements Reconciler {
   readonly #logRetentionMs: number;
   readonly #now: () => number;
   readonly #events: RunEvents;
+  readonly #tracing: Tracing;
   readonly #prompts: PromptSource;
 
   constructor(options: AgentRunReconcilerOptions) {
@@ -103,6 +108,7 @@ export class AgentRunReconciler implements Reconciler {
     this.#now = options.now ?? Date.now;
     this.#events = options.events ?? noRunEvents;
     this.#prompts = options.prompts ?? noPromptSource;
+    this.#tracing = options.tracing ?? noTracing;
   }
 
   async reconcile(key: string, ctx: ReconcileContext): Promise<ReconcileResult> {
@@ -116,6 +122,11 @@ export class AgentRunReconciler implements Reconciler {
       }
       throw err;
     }
+    const attributes = { 'agentrun.namespace': run.metadata.namespace, 'agentrun.name': run.metadata.name, 'agentrun.uid': run.metadata.uid, 'reconcile.id': ctx.reconcileId, 'agentrun.phase': run.status?.phase };
+    return this.#tracing.inSpan('AgentRun reconcile', attributes, () => this.#reconcileRun(key, run, ctx), run.metadata.annotations?.[TRACEPARENT_ANNOTATION]);
+  }
+
+  async #reconcileRun(key: string, run: AgentRunResource, ctx: ReconcileContext): Promise<ReconcileResult> {
     const parsed = parseSpec(run.spec);
     const status = run.status;
     const attempt = Math.max(1, status?.attempt ?? 1);
@@ -220,6 +231,7 @@ export class AgentRunReconciler implements Reconciler {
         ...compact({ forkFrom }),
         spec: await this.#resolvePrompt(run, spec),
         deadlineSeconds: deadlineSeconds(spec),
+        ...compact({ traceparent: this.#tracing.traceparent() }),
       });
     } catch (err) {
       this.#slots.release(key);

@@ -6,6 +6,8 @@ import type { Executor } from '../exec/executor.ts';
 import type { Logger } from '../reconcile/types.ts';
 import { PodmanApiClient } from './api-client.ts';
 import { UnixSocketTransport } from './api-transport.ts';
+import { tracedTransport } from '../telemetry/traced.ts';
+import type { Tracing } from '../../../contract/tracing.ts';
 import type { DiedEvent } from './container-events.ts';
 import { ContainerEvents } from './container-events.ts';
 import { PodmanService } from './podman-service.ts';
@@ -30,6 +32,8 @@ export interface PodmanApiOptions {
   /** The event stream came back after a gap (a service restart): events may be lost. */
   onResumed: () => void;
   log?: Logger;
+  /** A span per REST call. Default: none. */
+  tracing?: Tracing;
 }
 
 /** A running REST path. */
@@ -44,7 +48,7 @@ export interface PodmanApi {
 /** Starts the service, then the event stream; `ok: false` when the service cannot start. */
 export async function startPodmanApi(options: PodmanApiOptions): Promise<{ ok: true; api: PodmanApi } | { ok: false; reason: string }> {
   const transport = new UnixSocketTransport({ socketPath: options.socketPath });
-  const client = new PodmanApiClient({ transport });
+  const client = new PodmanApiClient({ transport: options.tracing === undefined ? transport : tracedTransport(transport, options.tracing) });
   const service = new PodmanService({
     executor: options.executor,
     socketPath: options.socketPath,

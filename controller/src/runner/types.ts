@@ -20,6 +20,8 @@ export interface StartRequest {
   spec: AgentRunSpec;
   /** The attempt's wall-clock limit; the runner also gives it to podman as a backstop. */
   deadlineSeconds: number;
+  /** The W3C traceparent of the reconcile that starts the container; it gets it as TRACEPARENT. Default: none. */
+  traceparent?: string;
 }
 
 /** What the runner sees of a container. */
