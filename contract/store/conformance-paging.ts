@@ -6,12 +6,11 @@
 
 import { expect, it } from 'vitest';
 import { isAppError } from '../errors.ts';
-import type { ConformanceStatus } from './conformance.ts';
 import type { NewResource, PageOptions, Resource, ResourceStore } from './store.ts';
 
 /** What the paging cases need of the suite's current test. */
-export interface PagingSubject {
-  store: ResourceStore<ConformanceStatus>;
+export interface PagingSubject<S> {
+  store: ResourceStore<S>;
   namespace: string;
   /** Prefix of this test's object names (unique per test). */
   prefix: string;
@@ -19,11 +18,11 @@ export interface PagingSubject {
 }
 
 /** Every page of a list, with the pages' sizes and remainingItemCounts. */
-async function allPages(
-  store: ResourceStore<ConformanceStatus>,
+async function allPages<S>(
+  store: ResourceStore<S>,
   options: PageOptions,
-): Promise<{ items: Resource<ConformanceStatus>[]; sizes: number[]; remaining: (number | undefined)[] }> {
-  const items: Resource<ConformanceStatus>[] = [];
+): Promise<{ items: Resource<S>[]; sizes: number[]; remaining: (number | undefined)[] }> {
+  const items: Resource<S>[] = [];
   const sizes: number[] = [];
   const remaining: (number | undefined)[] = [];
   let token: string | undefined;
@@ -46,10 +45,10 @@ async function codeOf(promise: Promise<unknown>): Promise<string> {
 }
 
 /** Registers the paging cases; `current` gives the running test's subject. */
-export function registerPagingConformance(current: () => PagingSubject): void {
+export function registerPagingConformance<S>(current: () => PagingSubject<S>): void {
   /** A label only this test's objects carry, so a shared namespace does not disturb the count. */
-  const pageLabel = (s: PagingSubject): Record<string, string> => ({ 'conformance-page': s.prefix.replace(/[^a-z0-9]/g, '') });
-  const short = (s: PagingSubject, objects: Resource<ConformanceStatus>[]): string[] => objects.map((o) => o.metadata.name.slice(s.prefix.length));
+  const pageLabel = (s: PagingSubject<S>): Record<string, string> => ({ 'conformance-page': s.prefix.replace(/[^a-z0-9]/g, '') });
+  const short = (s: PagingSubject<S>, objects: Resource<S>[]): string[] => objects.map((o) => o.metadata.name.slice(s.prefix.length));
 
   it('pages a list with limit and continue: the pages, in order, are list()', async () => {
     const s = current();
