@@ -14,7 +14,8 @@ import type { ApiServer } from './api.ts';
 import { prepareAuth, startApi } from './api.ts';
 import type { ServeConfig } from './config.ts';
 import { webhookSettingsFrom } from './config.ts';
-import { startNodeAgent } from './controller.ts';
+import { prepareNodeAgent } from './controller.ts';
+import type { NodeAgent } from './controller.ts';
 
 export interface EmbeddedServer {
   /** Where the API listens, e.g. http://127.0.0.1:8585. */
@@ -48,8 +49,12 @@ export async function startEmbedded(config: ServeConfig, log: RootLogger, surrou
   const store = await FileStore.open<AgentRunStatus>({ runsDir: resolve(config.runsDir), stateDir, defaultNamespace: config.defaultNamespace, log: log.child({ component: 'file-store' }) });
   try {
     const owner = await ownerOf(stateDir);
-    const agent = await startNodeAgent({ store, config, stateDir, owner, env, log });
+    // The API listens before the loop starts: the loop's first reconciles (one per stored run) and
+    // the slots' seeding then never delay the first answers. Nothing is lost meanwhile: a run
+    // created through the API is in the store, and the loop's watch starts with every run.
+    const agent = await prepareNodeAgent({ store, config, stateDir, owner, env, log });
     let api: ApiServer;
+    let running: NodeAgent;
     try {
       api = await startApi({
         ports: {
@@ -65,10 +70,17 @@ export async function startEmbedded(config: ServeConfig, log: RootLogger, surrou
         },
         config,
         auth,
-        loopMetrics: () => agent.controller.metrics(),
+        loopMetrics: () => agent.metrics(),
         log,
       });
     } catch (err) {
+      await agent.close();
+      throw err;
+    }
+    try {
+      running = await agent.start();
+    } catch (err) {
+      await api.close();
       await agent.close();
       throw err;
     }
@@ -80,7 +92,7 @@ export async function startEmbedded(config: ServeConfig, log: RootLogger, surrou
       url: api.url,
       app: api.app,
       store,
-      controller: agent.controller,
+      controller: running.controller,
       owner,
       async close() {
         await api.close();
