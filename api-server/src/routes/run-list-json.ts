@@ -44,11 +44,6 @@ export class RunListJson<T extends { metadata: { uid: string; resourceVersion: s
     this.#o = { maxEntries: 50_000, ...options };
   }
 
-  /** Runs cached now (for tests and the bench). */
-  get size(): number {
-    return this.#cache.size;
-  }
-
   /**
    * The whole body. `complete` says the items are every run there is (an unpaged list): the cache
    * then keeps only them, so deleted runs do not stay.
