@@ -3,9 +3,12 @@
 // GET /jobs/{id} and (c) POST /run/async of the real app (buildApp) over a real FileStore in a
 // temp directory — no controller runs, so nothing starts a container: this measures the facade
 // and the store. All three in the same process and run, so machine noise hits them alike.
-// Usage: node bench/api.ts [--seconds 5] [--connections 10]
+// --stored N first creates N API runs (jobs) in the store, so the per-request figures show
+// whether a route's cost grows with the number of stored runs; GET /jobs (every job) and the
+// native list, unpaged and one page of 500, are then timed a few times each.
+// Usage: node bench/api.ts [--seconds 5] [--connections 10] [--stored 0]
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
@@ -13,10 +16,40 @@ import Fastify from 'fastify';
 import { buildApp } from '../api-server/src/app.ts';
 import type { AgentRunStatus } from '../contract/apis/v1alpha1/index.ts';
 import { FileStore } from '../controller/src/store/file/file-store.ts';
+import { SOURCE_API, SOURCE_LABEL } from '../api-server/src/run-facade/names.ts';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, connections: { type: 'string', default: '10' } } });
+const { values } = parseArgs({
+  options: { seconds: { type: 'string', default: '5' }, connections: { type: 'string', default: '10' }, stored: { type: 'string', default: '0' } },
+});
 const duration = Number(values.seconds);
 const connections = Number(values.connections);
+const stored = Number(values.stored);
+
+/** Creates `count` runs as POST /run/async would (the source label, a job name), 50 writes at a time. */
+async function storeJobs(store: FileStore<AgentRunStatus>, count: number): Promise<void> {
+  for (let from = 0; from < count; from += 50) {
+    const batch = [];
+    for (let i = from; i < Math.min(count, from + 50); i += 1) {
+      const name = `job-${i.toString(16).padStart(16, '0')}`;
+      batch.push(store.create({ apiVersion: 'stromboli.dev/v1alpha1', kind: 'AgentRun', metadata: { name, labels: { [SOURCE_LABEL]: SOURCE_API } }, spec: { prompt: `stored ${i}` } }));
+    }
+    await Promise.all(batch);
+  }
+}
+
+/** Median ms of `times` sequential GETs of `url`. */
+async function timeGet(url: string, times: number): Promise<{ ms: number; bytes: number }> {
+  const samples: number[] = [];
+  let bytes = 0;
+  for (let i = 0; i < times; i += 1) {
+    const started = performance.now();
+    const response = await fetch(url);
+    bytes = (await response.arrayBuffer()).byteLength;
+    samples.push(performance.now() - started);
+  }
+  samples.sort((a, b) => a - b);
+  return { ms: samples[Math.floor(samples.length / 2)] ?? NaN, bytes };
+}
 
 interface Measured {
   label: string;
@@ -46,6 +79,9 @@ async function main(): Promise<void> {
     },
   });
   try {
+    const storing = performance.now();
+    await storeJobs(store, stored);
+    const storedMs = performance.now() - storing;
     const bareUrl = await bare.listen({ host: '127.0.0.1', port: 0 });
     const appUrl = await app.listen({ host: '127.0.0.1', port: 0 });
     // One finished-looking job to read.
@@ -65,13 +101,23 @@ async function main(): Promise<void> {
       }),
     ];
     const base = results[0]?.rps ?? NaN;
-    console.log(`bench/api: ${duration} s per target, ${connections} connections, loopback`);
+    console.log(`bench/api: ${duration} s per target, ${connections} connections, loopback, ${stored} runs stored first (${storedMs.toFixed(0)} ms), load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
     for (const r of results) {
       console.log(
         `${r.label.padEnd(40)} ${r.rps.toFixed(0).padStart(7)} req/s   p99 ${String(r.p99).padStart(4)} ms   ratio to bare ${(r.rps / base).toFixed(3)}${r.errors > 0 ? `   (${r.errors} non-2xx/errors)` : ''}`,
       );
     }
-    console.log(`runs created by the POST bench: ${(await store.list()).length - 1}`);
+    console.log(`runs created by the POST bench: ${(await store.list()).length - 1 - stored}`);
+    if (stored > 0) {
+      for (const [label, path] of [
+        ['GET /jobs (every job)', '/jobs'],
+        ['GET …/agentruns (unpaged)', '/apis/stromboli.dev/v1alpha1/agentruns'],
+        ['GET …/agentruns?limit=500', '/apis/stromboli.dev/v1alpha1/agentruns?limit=500'],
+      ] as const) {
+        const { ms, bytes } = await timeGet(`${appUrl}${path}`, 5);
+        console.log(`${label.padEnd(40)} median ${ms.toFixed(1).padStart(7)} ms   ${(bytes / 1024).toFixed(0)} KiB`);
+      }
+    }
   } finally {
     await app.close();
     await bare.close();

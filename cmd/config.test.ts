@@ -21,8 +21,8 @@ describe('serve configuration', () => {
   });
 
   it('gives a node agent at least one reconcile worker per slot unless told otherwise', () => {
-    expect(workersFor({ maxConcurrentRuns: 8 })).toBe(8);
-    expect(workersFor({ maxConcurrentRuns: 2 })).toBe(4);
+    expect(workersFor({ maxConcurrentRuns: 32 })).toBe(32);
+    expect(workersFor({ maxConcurrentRuns: 2 })).toBe(16);
     expect(workersFor({ maxConcurrentRuns: 500 })).toBe(64);
     expect(workersFor({ maxConcurrentRuns: 8, workers: 2 })).toBe(2);
   });

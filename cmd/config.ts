@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { STROMBOLI_API_VERSION, isAnsweredVersion } from '../api-server/src/stromboli/api-version.ts';
 import type { WebhookSettings } from '../contract/ports.ts';
 import { DEFAULT_LOG_RETENTION_MS, DEFAULT_POLL_MS, DEFAULT_RETRY_DELAY_MS } from '../controller/src/agentrun/reconciler.ts';
-import { DEFAULT_CONCURRENCY, DEFAULT_RESYNC_MS } from '../controller/src/reconcile/controller.ts';
+import { DEFAULT_RESYNC_MS } from '../controller/src/reconcile/controller.ts';
 import { DEFAULT_AGENT_IMAGE } from '../controller/src/runner/podman-runner.ts';
 
 export const ServeConfigSchema = z.object({
@@ -41,8 +41,11 @@ export const ServeConfigSchema = z.object({
   /** Extra non-secret environment for agent containers (proxies, CLAUDE_CODE_* switches). Default: none. Secrets go through podman secrets, never here. */
   containerEnv: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment names are letters, digits and _'), z.string()).default({}),
   /**
-   * Reconciles at once. Default: maxConcurrentRuns, at least 4 (workersFor): fewer workers than
-   * slots would start a burst's containers in rounds, one podman call per worker at a time.
+   * Reconciles at once. Default: maxConcurrentRuns, at least 16 (workersFor): fewer workers than
+   * slots would start a burst's containers in rounds, one podman call per worker at a time; and
+   * each worker has at most one status write in flight, so the workers bound how many writes one
+   * group commit carries (10,000 runs at start wrote their first status 4 at a time with 4).
+   * Podman work stays bounded by the slots (maxConcurrentRuns containers).
    */
   workers: z.int().min(1).max(64).optional(),
   /** Full resync period in ms. Default 5 minutes. */
@@ -116,7 +119,10 @@ export function parseHostPort(address: string): { host: string; port: number } {
   return { host: address.slice(0, colon).replace(/^\[|\]$/g, ''), port: Number(address.slice(colon + 1)) };
 }
 
-/** The reconcile workers of a configuration: workers when set, else one per slot and at least DEFAULT_CONCURRENCY. */
+/** The fewest reconcile workers by default: enough for a start over thousands of runs to write their statuses in large groups. */
+export const MIN_DEFAULT_WORKERS = 16;
+
+/** The reconcile workers of a configuration: workers when set, else one per slot and at least MIN_DEFAULT_WORKERS. */
 export function workersFor(config: Pick<ServeConfig, 'workers' | 'maxConcurrentRuns'>): number {
-  return config.workers ?? Math.min(64, Math.max(DEFAULT_CONCURRENCY, config.maxConcurrentRuns));
+  return config.workers ?? Math.min(64, Math.max(MIN_DEFAULT_WORKERS, config.maxConcurrentRuns));
 }

@@ -21,7 +21,7 @@ import { PodmanClient } from '../controller/src/podman/client.ts';
 import { startPodmanApi } from '../controller/src/podman/podman-api.ts';
 import type { PodmanApi } from '../controller/src/podman/podman-api.ts';
 import { runController } from '../controller/src/reconcile/controller.ts';
-import type { ControllerHandle, LoopObserver } from '../controller/src/reconcile/controller.ts';
+import type { ControllerHandle, ControllerMetrics, LoopObserver } from '../controller/src/reconcile/controller.ts';
 import { credentialSecretNames, syncCredentialSecrets } from '../controller/src/runner/credentials.ts';
 import type { CredentialSecret } from '../controller/src/runner/podman-runner.ts';
 import { LogStore } from '../controller/src/runner/log-store.ts';
@@ -74,9 +74,8 @@ export interface NodeAgentOptions {
   prompts?: PromptSource;
 }
 
-/** A running node agent and the parts the facade reads through its ports. */
-export interface NodeAgent {
-  controller: ControllerHandle;
+/** A node agent ready to start its loop, and the parts the facade reads through its ports. */
+export interface PreparedNodeAgent {
   podman: PodmanClient;
   logs: LogStore;
   sessions: SessionDirs;
@@ -84,16 +83,43 @@ export interface NodeAgent {
   credentials: readonly CredentialSecret[];
   /** Names of this agent's credential secrets (never listed or removed through the API). */
   reservedSecrets: string[];
+  /** The loop's counters; all zero before start(). */
+  metrics(): ControllerMetrics;
   /** Transitions, tokens and cost of this agent's runs since start (the metrics endpoint reads them). */
   tally: RunTally;
   /** Sends the loop's reconcile durations and queue waits to `observer` from now on (the metrics' histograms). */
   observeLoop(observer: LoopObserver): void;
-  /** Stops the loop, the janitor and the podman service; containers keep running for the next start to adopt. */
+  /**
+   * Seeds the slots from podman and the store (every unfinished run is put in line), then starts
+   * the loop and the janitor: the part whose cost grows with the number of runs. Once.
+   */
+  start(): Promise<NodeAgent>;
+  /** Stops the loop (when started), the janitor and the podman service; containers keep running for the next start to adopt. */
   close(): Promise<void>;
+}
+
+/** A running node agent. */
+export interface NodeAgent extends PreparedNodeAgent {
+  controller: ControllerHandle;
 }
 
 /** Starts the controller: podman, credentials, runner, slots seeded from podman and the store, then the loop. */
 export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAgent> {
+  const prepared = await prepareNodeAgent(options);
+  try {
+    return await prepared.start();
+  } catch (err) {
+    await prepared.close();
+    throw err;
+  }
+}
+
+/**
+ * Prepares a node agent without starting its loop: podman (its service), credentials, the runner.
+ * `stromboli serve` listens between this and start(), so the API answers while the loop's first
+ * reconciles (one per stored run) are still to come.
+ */
+export async function prepareNodeAgent(options: NodeAgentOptions): Promise<PreparedNodeAgent> {
   const { store, config, stateDir, owner, env, log } = options;
   const tracing = options.tracing;
   // Every podman command and REST call of this agent gets a span when tracing is on (telemetry/traced.ts).
@@ -150,55 +176,78 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     onOutputEnd: (run) => loop.controller?.enqueue(keyOf(run)),
   });
   wire.runner = runner;
-  const known = new KnownContainers();
-  await seedSlots(store, runner, slots, log, known);
   const logRetentionMs = config.logRetentionSeconds * 1000;
+  const janitor = new Janitor({ store, logs, log, retentionMs: logRetentionMs });
   const tally = new RunTally(options.events);
   let loopObserver: LoopObserver | undefined;
-  const reconciler = new AgentRunReconciler({
-    containers: known,
-    store,
-    runner: withLogRefs(runner, options.logRef),
-    slots,
-    pollMs: config.pollMs,
-    retryDelayMs: config.retryDelayMs,
-    logRetentionMs,
-    events: tally,
-    ...compact({ node: options.node, prompts: options.prompts, tracing }),
-  });
-  const controller = runController({
-    store,
-    reconciler,
-    log: log.child({ component: 'controller' }),
-    concurrency: workersFor(config),
-    resyncMs: config.resyncMs,
-    observer: { reconciled: (outcome, seconds) => loopObserver?.reconciled(outcome, seconds), waited: (seconds) => loopObserver?.waited(seconds) },
-  });
-  loop.controller = controller;
-  const janitor = new Janitor({ store, logs, log, retentionMs: logRetentionMs });
-  try {
+  let starting: Promise<NodeAgent> | undefined;
+  let closed = false;
+
+  async function start(): Promise<NodeAgent> {
+    if (closed) throw new Error('the node agent is closed');
+    const known = new KnownContainers();
+    await seedSlots(store, runner, slots, log, known);
+    const reconciler = new AgentRunReconciler({
+      containers: known,
+      store,
+      runner: withLogRefs(runner, options.logRef),
+      slots,
+      pollMs: config.pollMs,
+      retryDelayMs: config.retryDelayMs,
+      logRetentionMs,
+      events: tally,
+      ...compact({ node: options.node, prompts: options.prompts, tracing }),
+    });
+    const controller = runController({
+      store,
+      reconciler,
+      log: log.child({ component: 'controller' }),
+      concurrency: workersFor(config),
+      resyncMs: config.resyncMs,
+      observer: { reconciled: (outcome, seconds) => loopObserver?.reconciled(outcome, seconds), waited: (seconds) => loopObserver?.waited(seconds) },
+    });
+    loop.controller = controller;
     await janitor.start();
-  } catch (err) {
-    await controller.stop();
-    await api?.close();
-    throw err;
+    return { ...agent, controller };
   }
-  return {
-    controller,
+
+  const agent: PreparedNodeAgent = {
     podman,
     logs,
     sessions,
     credentials: credentials.secrets,
     reservedSecrets: Object.values(credentialSecretNames(owner)),
+    metrics: () => loop.controller?.metrics() ?? idleMetrics(),
     tally,
     observeLoop: (observer) => {
       loopObserver = observer;
     },
+    start() {
+      starting ??= start();
+      return starting;
+    },
     async close() {
+      closed = true;
+      await starting?.catch(() => undefined);
       janitor.stop();
-      await controller.stop();
+      await loop.controller?.stop();
       await api?.close();
     },
+  };
+  return agent;
+}
+
+/** The counters of a loop that has not started: nothing reconciled, nothing queued. */
+function idleMetrics(): ControllerMetrics {
+  return {
+    reconciles: { success: 0, requeue: 0, terminal: 0, transient: 0, conflict: 0, error: 0 },
+    queueAdds: 0,
+    queueRetries: 0,
+    maxConcurrentReconciles: 0,
+    queueDepth: 0,
+    queueDelayed: 0,
+    activeWorkers: 0,
+    watchRestarts: 0,
   };
 }
 

@@ -14,7 +14,8 @@ import type { ApiServer } from './api.ts';
 import { prepareAuth, startApi } from './api.ts';
 import type { ServeConfig } from './config.ts';
 import { webhookSettingsFrom } from './config.ts';
-import { startNodeAgent } from './controller.ts';
+import { prepareNodeAgent } from './controller.ts';
+import type { NodeAgent } from './controller.ts';
 import { tracingFor } from './telemetry.ts';
 import { compact } from '../contract/compact.ts';
 
@@ -50,9 +51,13 @@ export async function startEmbedded(config: ServeConfig, log: RootLogger, surrou
   const store = await FileStore.open<AgentRunStatus>({ runsDir: resolve(config.runsDir), stateDir, defaultNamespace: config.defaultNamespace, log: log.child({ component: 'file-store' }) });
   try {
     const owner = await ownerOf(stateDir);
+    // The API listens before the loop starts: the loop's first reconciles (one per stored run) and
+    // the slots' seeding then never delay the first answers. Nothing is lost meanwhile: a run
+    // created through the API is in the store, and the loop's watch starts with every run.
     const tracing = tracingFor(config);
-    const agent = await startNodeAgent({ store, config, stateDir, owner, env, log, ...compact({ tracing }) });
+    const agent = await prepareNodeAgent({ store, config, stateDir, owner, env, log, ...compact({ tracing }) });
     let api: ApiServer;
+    let running: NodeAgent;
     try {
       api = await startApi({
         ports: {
@@ -69,10 +74,18 @@ export async function startEmbedded(config: ServeConfig, log: RootLogger, surrou
         config,
         auth,
         ...compact({ tracing }),
-        agentMetrics: { loop: () => agent.controller.metrics(), runs: () => agent.tally.totals(), observeLoop: (observer) => agent.observeLoop(observer) },
+        agentMetrics: { loop: () => agent.metrics(), runs: () => agent.tally.totals(), observeLoop: (observer) => agent.observeLoop(observer) },
         log,
       });
     } catch (err) {
+      await agent.close();
+      await tracing?.shutdown();
+      throw err;
+    }
+    try {
+      running = await agent.start();
+    } catch (err) {
+      await api.close();
       await agent.close();
       await tracing?.shutdown();
       throw err;
@@ -85,7 +98,7 @@ export async function startEmbedded(config: ServeConfig, log: RootLogger, surrou
       url: api.url,
       app: api.app,
       store,
-      controller: agent.controller,
+      controller: running.controller,
       owner,
       async close() {
         await api.close();

@@ -1,19 +1,18 @@
 // `stromboli`: serve (the embedded mode), the kubectl-like client commands, and images build.
 // Every failure prints one clear line and exits non-zero.
+//
+// This file imports only what every command needs (argument parsing); each command loads its own
+// code when it runs, so `stromboli get` does not load the server, podman code or zod schemas.
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { z } from 'zod';
-import { ServeConfigSchema } from './config.ts';
 import type { ServeConfig } from './config.ts';
-import { createLogger } from '../controller/src/log.ts';
 import type { RootLogger } from '../controller/src/log.ts';
-import { CliError, apply, cancel, get, logs, remove } from './cli/client.ts';
-import { buildImage } from './cli/images.ts';
+import { CliError } from './cli/cli-error.ts';
 import { serveConfigInput, serveFlagOptions, serveFlagUsage } from './cli/serve-flags.ts';
 import { compact } from '../contract/compact.ts';
 
-const USAGE = `Usage: stromboli <command> [options]
+const COMMANDS = `Usage: stromboli <command> [options]
 
 Commands:
   serve                 run the embedded mode: watched directory + state directory + controller + API
@@ -24,18 +23,24 @@ Commands:
   api --store kube      run the Stromboli API over a cluster's AgentRuns (logs from the node agents)
                         [--kubeconfig FILE] [--namespace NS] [--log-token-file FILE]
                         (and the serve API options --host, --port, --auth, --api-token-file, ...)
-  get [NAME]            list AgentRuns, or show one (-o table|json|yaml)
+  get [NAME]            list AgentRuns, or show one (-o table|json|yaml; --chunk-size N)
   logs NAME [-f]        print a run's stream-json transcript (-f follows it)
   apply -f FILE         create or update the AgentRuns in FILE (stored in the state directory)
   delete NAME           delete an API-created run (stop and remove its container)
   cancel NAME           cancel a run (final)
   images build [--fake] build the agent image (or the fake test image) locally, without a registry
-
-serve options:
-${serveFlagUsage()}
-client options:
-  --server URL (http://127.0.0.1:8585)  -n, --namespace NS (default)
 `;
+
+const CLIENT_OPTIONS = `client options:
+  --server URL (http://127.0.0.1:8585)  -n, --namespace NS (default)
+  --chunk-size N (500)  runs per request of 'get' (0: the whole list in one request)
+`;
+
+/** The whole usage text; the serve defaults come from the config schema, loaded only here. */
+async function usage(): Promise<string> {
+  const { ServeConfigSchema } = await import('./config.ts');
+  return `${COMMANDS}\nserve options:\n${serveFlagUsage(ServeConfigSchema.parse({}))}\n${CLIENT_OPTIONS}`;
+}
 
 const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
@@ -43,6 +48,7 @@ const OPTIONS = {
   server: { type: 'string' },
   namespace: { type: 'string', short: 'n' },
   output: { type: 'string', short: 'o' },
+  'chunk-size': { type: 'string' },
   follow: { type: 'boolean', short: 'f' },
   filename: { type: 'string' },
   fake: { type: 'boolean' },
@@ -74,10 +80,17 @@ function refuseSecretsInArgv(argv: readonly string[]): void {
 }
 
 /** The serve flags as a ServeConfig; a bad value is one CliError line. */
-function parseServeConfig(values: Record<string, unknown>): ServeConfig {
+async function parseServeConfig(values: Record<string, unknown>): Promise<ServeConfig> {
+  const [{ z }, { ServeConfigSchema }] = await Promise.all([import('zod'), import('./config.ts')]);
   const parsed = ServeConfigSchema.safeParse(serveConfigInput(values));
   if (!parsed.success) throw new CliError(`invalid option: ${z.prettifyError(parsed.error).replace(/\n/g, ' ')}`);
   return parsed.data;
+}
+
+/** The server's root logger (pino), loaded by the server commands only. */
+async function serverLogger(): Promise<RootLogger> {
+  const { createLogger } = await import('../controller/src/log.ts');
+  return createLogger();
 }
 
 /** Closes a started process gracefully on SIGTERM/SIGINT or a fatal error (30 s at most). */
@@ -91,8 +104,8 @@ async function closeOnSignal(log: RootLogger, close: () => Promise<void>): Promi
 }
 
 async function serve(values: Record<string, unknown>): Promise<void> {
-  const config = parseServeConfig(values);
-  const log = createLogger();
+  const config = await parseServeConfig(values);
+  const log = await serverLogger();
   const { startEmbedded } = await import('./serve.ts');
   const server = await startEmbedded(config, log);
   await closeOnSignal(log, () => server.close());
@@ -102,8 +115,8 @@ async function serve(values: Record<string, unknown>): Promise<void> {
 async function controller(values: Record<string, unknown>): Promise<void> {
   if (values.store !== 'kube') throw new CliError("stromboli controller needs --store kube (the embedded mode with a file store is 'stromboli serve')", 2);
   if (values.namespace !== undefined && values['all-namespaces'] === true) throw new CliError('--namespace and --all-namespaces exclude each other', 2);
-  const config = parseServeConfig(values);
-  const log = createLogger();
+  const config = await parseServeConfig(values);
+  const log = await serverLogger();
   const { startKubeNodeAgent } = await import('./kube.ts');
   const agent = await startKubeNodeAgent(
     config,
@@ -124,8 +137,8 @@ async function controller(values: Record<string, unknown>): Promise<void> {
 async function api(values: Record<string, unknown>): Promise<void> {
   if (values.store !== 'kube') throw new CliError("stromboli api needs --store kube (the embedded mode serves the API itself: 'stromboli serve')", 2);
   if (values['all-namespaces'] === true) throw new CliError('stromboli api serves one namespace: pass --namespace NS (default: default)', 2);
-  const config = parseServeConfig(values);
-  const log = createLogger();
+  const config = await parseServeConfig(values);
+  const log = await serverLogger();
   const { startKubeApi } = await import('./kube-api.ts');
   const server = await startKubeApi(
     config,
@@ -141,12 +154,12 @@ export async function main(argv: readonly string[], out: (text: string) => void 
   try {
     parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, allowNegative: true, strict: true });
   } catch (err) {
-    throw new CliError(`${(err as Error).message}\n${USAGE}`, 2);
+    throw new CliError(`${(err as Error).message}\n${await usage()}`, 2);
   }
   const { values, positionals } = parsed;
   const [command, ...rest] = positionals;
   if (values.help === true || command === undefined || command === 'help') {
-    out(USAGE);
+    out(await usage());
     return;
   }
   const client = {
@@ -170,25 +183,28 @@ export async function main(argv: readonly string[], out: (text: string) => void 
     case 'get': {
       const output = values.output ?? 'table';
       if (output !== 'table' && output !== 'json' && output !== 'yaml') throw new CliError(`-o must be table, json or yaml, got '${output}'`, 2);
-      return get(client, rest[0], output);
+      const chunk = values['chunk-size'];
+      if (chunk !== undefined && !/^\d+$/.test(chunk)) throw new CliError(`--chunk-size must be a whole number (0: no chunks), got '${chunk}'`, 2);
+      const { get } = await import('./cli/client.ts');
+      return get(client, rest[0], { output, ...compact({ chunkSize: chunk === undefined ? undefined : Number(chunk) }) });
     }
     case 'logs':
-      return logs(client, needName(), values.follow === true);
+      return (await import('./cli/client.ts')).logs(client, needName(), values.follow === true);
     case 'apply': {
       // -f is --follow for logs; for apply it names the file, which parseArgs then sees as a positional.
       const file = values.filename ?? (values.follow === true ? rest[0] : undefined);
       if (file === undefined) throw new CliError('stromboli apply needs -f FILE', 2);
-      return apply(client, file);
+      return (await import('./cli/client.ts')).apply(client, file);
     }
     case 'delete':
-      return remove(client, needName());
+      return (await import('./cli/client.ts')).remove(client, needName());
     case 'cancel':
-      return cancel(client, needName());
+      return (await import('./cli/client.ts')).cancel(client, needName());
     case 'images':
       if (rest[0] !== 'build') throw new CliError("usage: stromboli images build [--fake]", 2);
-      return buildImage({ fake: values.fake === true, out });
+      return (await import('./cli/images.ts')).buildImage({ fake: values.fake === true, out });
     default:
-      throw new CliError(`unknown command '${command}'\n${USAGE}`, 2);
+      throw new CliError(`unknown command '${command}'\n${await usage()}`, 2);
   }
 }
 

@@ -17,6 +17,7 @@ export const ErrorCodes = [
   'COMMAND_FAILED',
   'IMAGE_NOT_FOUND',
   'TIMEOUT',
+  'EXPIRED',
   'INTERNAL',
 ] as const;
 export type ErrorCode = (typeof ErrorCodes)[number];

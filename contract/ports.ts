@@ -16,7 +16,7 @@ export type StoredRun = Resource<AgentRunStatus>;
 export type NewRun = NewResource;
 
 /** The part of the controller's ResourceStore the facade uses: it never writes status or finalizers. */
-export type RunStore = Pick<ResourceStore<AgentRunStatus>, 'list' | 'get' | 'create' | 'patchSpec' | 'delete' | 'watch'>;
+export type RunStore = Pick<ResourceStore<AgentRunStatus>, 'list' | 'listPage' | 'get' | 'create' | 'patchSpec' | 'delete' | 'watch'>;
 
 /** A manifest the store could not turn into a run (file stores only). */
 export interface ManifestProblem {

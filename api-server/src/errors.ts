@@ -18,6 +18,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   COMMAND_FAILED: 500,
   IMAGE_NOT_FOUND: 404,
   TIMEOUT: 504,
+  EXPIRED: 410,
   INTERNAL: 500,
 };
 

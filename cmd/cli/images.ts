@@ -4,7 +4,7 @@
 import { fileURLToPath } from 'node:url';
 import { ExecaExecutor } from '../../controller/src/exec/execa-executor.ts';
 import { DEFAULT_AGENT_IMAGE } from '../../controller/src/runner/podman-runner.ts';
-import { CliError } from './client.ts';
+import { CliError } from './cli-error.ts';
 
 /** The image references the recipes produce. */
 export const AGENT_IMAGE = DEFAULT_AGENT_IMAGE;

@@ -25,7 +25,7 @@ describe('serve flags', () => {
   });
 
   it('show the schema defaults in the usage, one flag a line', () => {
-    const usage = serveFlagUsage();
+    const usage = serveFlagUsage(ServeConfigSchema.parse({}));
     expect(usage.split('\n')).toHaveLength(SERVE_FLAGS.length);
     expect(usage).toContain('--port N (8585)');
     expect(usage).toContain('--max-concurrent-runs N (4)');

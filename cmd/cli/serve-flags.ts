@@ -1,9 +1,9 @@
 // Every `stromboli serve` flag, stated once: the usage text, the parseArgs options and the mapping
-// onto ServeConfig are all derived from this table, and the defaults shown come from the schema.
+// onto ServeConfig are all derived from this table, and the defaults shown come from the schema
+// (passed in: this file is on every command's import path, the schema is not).
 import type { ParseArgsConfig } from 'node:util';
 import type { ServeConfigInput } from '../config.ts';
-import { ServeConfigSchema } from '../config.ts';
-import { CliError } from './client.ts';
+import { CliError } from './cli-error.ts';
 
 /** How a flag's text becomes a config value. */
 type FlagKind = 'string' | 'int' | 'list' | 'env-pairs' | 'on-off';
@@ -56,9 +56,8 @@ export function serveFlagOptions(): NonNullable<ParseArgsConfig['options']> {
   return options;
 }
 
-/** The serve part of the usage text, with the schema's defaults. */
-export function serveFlagUsage(): string {
-  const defaults: Record<string, unknown> = ServeConfigSchema.parse({});
+/** The serve part of the usage text, with the schema's defaults (`ServeConfigSchema.parse({})`). */
+export function serveFlagUsage(defaults: Readonly<Record<string, unknown>>): string {
   return SERVE_FLAGS.map((f) => {
     const value = defaults[f.key];
     const shown = f.kind === 'on-off' || Array.isArray(value) || (typeof value === 'object' && value !== null) || value === undefined ? undefined : String(value);

@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isAppError } from '../errors.ts';
 import type { NewResource, Resource, ResourceRef, ResourceStore, StoreEvent } from './store.ts';
 import { refOf } from './store.ts';
+import { registerPagingConformance } from './conformance-paging.ts';
 
 /** The status type the suite writes; a subset of the AgentRun status. */
 export interface ConformanceStatus {
@@ -238,6 +239,8 @@ export function describeStoreConformance(name: string, makeStore: () => Promise<
       expect(await names({ team: 'x', tier: 'gold' })).toEqual(['a']);
       expect(await store.list({ namespace: `${namespace}-nothing-here` })).toEqual([]);
     });
+
+    registerPagingConformance(() => ({ store, namespace, prefix, newRun }));
 
     it('starts a watch with ADDED for existing objects, then delivers every later event in order', async () => {
       await store.create(newRun('a'));

@@ -4,11 +4,11 @@
 // watch starting with ADDED), which controller-runtime's fake client admits it does not.
 // The rules themselves are shared with FileStore (object-rules.ts, merge-patch.ts, watch-fanout.ts).
 
-import type { ListOptions, NewResource, Resource, ResourceRef, ResourceStore, StoreEvent } from './store.ts';
+import type { ListOptions, NewResource, PageOptions, Resource, ResourcePage, ResourceRef, ResourceStore, StoreEvent } from './store.ts';
 import { keyOf } from './store.ts';
 import { canonicalJson } from './canonical-json.ts';
 import { applyMergePatch } from './merge-patch.ts';
-import { listCopies } from './object-list.ts';
+import { SortedKeys, pageOf } from './object-page.ts';
 import {
   alreadyExists,
   assertNoNewFinalizersWhileDeleting,
@@ -35,6 +35,7 @@ export interface MemoryStoreOptions {
  */
 export class MemoryStore<S> implements ResourceStore<S> {
   readonly #objects = new Map<string, Resource<S>>();
+  readonly #sorted = new SortedKeys<Resource<S>>(this.#objects, (object) => object.metadata);
   readonly #watchers = new WatchFanout<S>();
   readonly #now: () => Date;
   readonly #defaultNamespace: string;
@@ -46,7 +47,11 @@ export class MemoryStore<S> implements ResourceStore<S> {
   }
 
   async list(options: ListOptions = {}): Promise<Resource<S>[]> {
-    return listCopies(this.#objects.values(), options);
+    return pageOf<Resource<S>, S>(this.#objects, this.#sorted, (object) => object, options).items;
+  }
+
+  async listPage(options: PageOptions): Promise<ResourcePage<S>> {
+    return pageOf<Resource<S>, S>(this.#objects, this.#sorted, (object) => object, options);
   }
 
   async get(ref: ResourceRef): Promise<Resource<S>> {

@@ -64,9 +64,43 @@ export interface ListOptions {
   labels?: Record<string, string>;
 }
 
+/**
+ * One page of a list, Kubernetes style (`limit` and `continue`; kubernetes-conventions.md, list
+ * chunking). The selector must be the same on every page of one list.
+ */
+export interface PageOptions extends ListOptions {
+  /** At most this many objects (an integer >= 1). Default: no bound (the rest of the list). */
+  limit?: number;
+  /** The previous page's `continue`; absent for the first page. Opaque: only this store's tokens. */
+  continue?: string;
+}
+
+/** What listPage() answers. */
+export interface ResourcePage<S> {
+  /**
+   * Sorted by namespace then name, as list() is (the Kubernetes store keeps the API server's
+   * order, its storage keys "namespace/name", which differs from list()'s only across two
+   * namespaces where one is the other plus "-..."); each a copy the caller may change.
+   */
+  items: Resource<S>[];
+  /** Present when more objects may follow: pass it as `continue` for the next page. */
+  continue?: string;
+  /** How many objects follow this page, when the store knows it cheaply (no label selector). */
+  remainingItemCount?: number;
+}
+
 export interface ResourceStore<S> {
   /** Every object (including those being deleted), sorted by namespace then name. */
   list(options?: ListOptions): Promise<Resource<S>[]>;
+  /**
+   * One page of list(). An object that exists during the whole paging is listed exactly once;
+   * one created or deleted meanwhile may or may not be. The Kubernetes store serves every page
+   * at the first page's resourceVersion (a snapshot, whose token expires: AppError 'EXPIRED');
+   * the in-process stores continue after the last name listed (their tokens never expire), so a
+   * later page shows its objects as they are when it is read. A token this store did not issue
+   * is a ValidationError; a limit that is not an integer >= 1 is a ValidationError too.
+   */
+  listPage(options: PageOptions): Promise<ResourcePage<S>>;
   /** Throws NotFoundError. */
   get(ref: ResourceRef): Promise<Resource<S>>;
   /**

@@ -71,4 +71,25 @@ describe('WatchFanout', () => {
     const watch = fanout.subscribe([object('a')], AbortSignal.abort())[Symbol.asyncIterator]();
     expect((await watch.next()).done).toBe(true);
   });
+
+  it('keeps every event in order for a watcher that lags behind thousands of events, each a copy of what was published', async () => {
+    const fanout = new WatchFanout<unknown>();
+    const controller = new AbortController();
+    const snapshot = Array.from({ length: 3000 }, (_, i) => object(`s${String(i).padStart(4, '0')}`));
+    const watch = fanout.subscribe(snapshot, controller.signal)[Symbol.asyncIterator]();
+    const seen = await take(watch, 2000);
+    for (let i = 0; i < 2000; i++) fanout.publish({ type: 'MODIFIED', object: object(`m${i}`) });
+    seen.push(...(await take(watch, 3000)));
+    expect(seen).toHaveLength(5000);
+    expect(seen[0]).toBe('ADDED s0000');
+    expect(seen[2999]).toBe('ADDED s2999');
+    expect(seen[3000]).toBe('MODIFIED m0');
+    expect(seen[4999]).toBe('MODIFIED m1999');
+    const published = object('x');
+    fanout.publish({ type: 'MODIFIED', object: published });
+    const next = await watch.next();
+    expect(next.value?.object).toEqual(published);
+    expect(next.value?.object).not.toBe(published);
+    controller.abort();
+  });
 });

@@ -1,6 +1,6 @@
 // The native AgentRun API, shaped after the Kubernetes REST paths, used by the `stromboli` CLI
 // (get, apply, delete, cancel, logs). Stromboli's own endpoints are other route groups.
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import {
@@ -14,6 +14,12 @@ import { AppError, ValidationError } from '../../../contract/errors.ts';
 import type { LogReader, ManifestProblem, NewRun, RunStore, StoredRun } from '../../../contract/ports.ts';
 import { ErrorBodySchema, StoredRunSchema } from '../schemas.ts';
 import { compact } from '../../../contract/compact.ts';
+import { RunListJson } from './run-list-json.ts';
+
+/** A JSON body already serialized with the route's schema (run-list-json.ts) goes out as it is: Fastify skips its serializer for a string. */
+function sendSerialized(reply: FastifyReply, json: string): FastifyReply {
+  return reply.type('application/json; charset=utf-8').send(json);
+}
 
 export interface AgentRunRoutesOptions {
   runs: RunStore;
@@ -30,11 +36,25 @@ const NsParams = z.object({ namespace: Namespace });
 const NameParams = z.object({ namespace: Namespace, name: Name });
 const RunBody = z.looseObject({ apiVersion: z.string(), kind: z.string(), metadata: z.looseObject({}), spec: z.unknown() });
 const Run = StoredRunSchema;
-const RunList = z.object({
+const ListMetadata = z
+  .object({
+    continue: z.string().optional().describe('Present when more runs may follow: pass it as `continue` for the next page.'),
+    remainingItemCount: z.number().int().optional().describe('How many runs follow this page (when the store knows it cheaply).'),
+  })
+  .describe('Only in answers to a paged request (`limit` or `continue`), as kube-apiserver sends it.');
+const Problems = z.array(z.object({ path: z.string(), error: z.string() }));
+/** The list answer; exported so a test can hold the cached serializer to this schema's bytes. */
+export const RunListSchema = z.object({
   apiVersion: z.string(),
   kind: z.literal(`${KIND}List`),
+  metadata: ListMetadata.optional(),
   items: z.array(Run),
-  problems: z.array(z.object({ path: z.string(), error: z.string() })),
+  problems: Problems,
+});
+/** Kubernetes list chunking (kubernetes-conventions.md): `limit` bounds the page, `continue` resumes. */
+const ListQuery = z.object({
+  limit: z.coerce.number().int().min(0).optional().describe('At most this many runs; 0 or absent: every run (one answer).'),
+  continue: z.string().min(1).optional().describe('The metadata.continue of the previous page, unchanged.'),
 });
 const ErrorBody = ErrorBodySchema;
 
@@ -58,16 +78,28 @@ function parseManifest(body: unknown, namespace: string, name?: string): { metad
 
 export const agentRunRoutes: FastifyPluginAsync<AgentRunRoutesOptions> = async (fastify, opts) => {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
-  const list = (items: StoredRun[]) => ({ apiVersion: API_VERSION, kind: `${KIND}List` as const, items, problems: opts.problems?.() ?? [] });
+  const json = new RunListJson<StoredRun>({ itemSchema: Run, metadataSchema: ListMetadata, problemsSchema: Problems });
+  const listSchema = { querystring: ListQuery, response: { 200: RunListSchema, 400: ErrorBody, 410: ErrorBody } };
 
-  app.get('/agentruns', { schema: { tags: ['agentruns'], summary: 'List AgentRuns in every namespace', response: { 200: RunList } } }, async () =>
-    list(await opts.runs.list()),
+  /** One list answer: the whole list (unchanged bytes) or, with limit/continue, a page with its metadata. */
+  async function listBody(query: z.infer<typeof ListQuery>, namespace: string | undefined): Promise<string> {
+    const selector = namespace === undefined ? {} : { namespace };
+    const parts = { apiVersion: API_VERSION, kind: `${KIND}List`, problems: opts.problems?.() ?? [] };
+    const limit = query.limit === 0 ? undefined : query.limit;
+    if (limit === undefined && query.continue === undefined) return json.render(parts, await opts.runs.list(selector), namespace === undefined);
+    const page = await opts.runs.listPage({ ...selector, ...compact({ limit, continue: query.continue }) });
+    const metadata = compact({ continue: page.continue, remainingItemCount: page.remainingItemCount });
+    return json.render({ ...parts, metadata }, page.items, false);
+  }
+
+  app.get('/agentruns', { schema: { tags: ['agentruns'], summary: 'List AgentRuns in every namespace', ...listSchema } }, async (request, reply) =>
+    sendSerialized(reply, await listBody(request.query, undefined)),
   );
 
   app.get(
     '/namespaces/:namespace/agentruns',
-    { schema: { tags: ['agentruns'], summary: 'List AgentRuns', params: NsParams, response: { 200: RunList } } },
-    async (request) => list(await opts.runs.list({ namespace: request.params.namespace })),
+    { schema: { tags: ['agentruns'], summary: 'List AgentRuns', params: NsParams, ...listSchema } },
+    async (request, reply) => sendSerialized(reply, await listBody(request.query, request.params.namespace)),
   );
 
   app.post(

@@ -124,6 +124,7 @@ describe('RunWatcher events', () => {
 function bind(store: MemoryStore<AgentRunStatus>): RunStore {
   return {
     list: (o) => store.list(o),
+    listPage: (o) => store.listPage(o),
     get: (r) => store.get(r),
     create: (r) => store.create(r),
     patchSpec: (r, p, v) => store.patchSpec(r, p, v),

@@ -10,6 +10,7 @@ export function stubRunStore(): RunStore {
   };
   return {
     list: async () => [],
+    listPage: async () => ({ items: [] }),
     get: missing,
     create: missing,
     patchSpec: missing,

@@ -4,10 +4,9 @@
 import { z } from 'zod';
 import { ClaudeOptionsSchema } from './claude.ts';
 import { PodmanOptionsSchema } from './podman.ts';
+import { API_VERSION } from './group-version.ts';
 
-export const GROUP = 'stromboli.dev';
-export const VERSION = 'v1alpha1';
-export const API_VERSION = `${GROUP}/${VERSION}`;
+export { API_VERSION, GROUP, VERSION } from './group-version.ts';
 export const KIND = 'AgentRun';
 export const PLURAL = 'agentruns';
 export const SINGULAR = 'agentrun';

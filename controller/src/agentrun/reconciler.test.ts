@@ -248,6 +248,7 @@ describe('AgentRunReconciler', () => {
     runner.finish(runner.starts[0]!.request.containerName, { exitCode: 0, stdout: successTranscript('s', 'done') });
     const staleStore: ResourceStore<AgentRunStatus> = {
       list: (o) => store.list(o),
+      listPage: (o) => store.listPage(o),
       get: async () => stale,
       watch: (signal) => store.watch(signal),
       create: (o) => store.create(o),

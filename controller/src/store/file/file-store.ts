@@ -26,12 +26,13 @@ import { MANIFEST_FILE } from './manifest-file.ts';
 import type { Unsettled } from './manifest-sync.ts';
 import { ManifestSync } from './manifest-sync.ts';
 import { applyMergePatch } from '../../../../contract/store/merge-patch.ts';
-import { copyOf, listCopies } from '../../../../contract/store/object-list.ts';
+import { copyOf } from '../../../../contract/store/object-list.ts';
+import { SortedKeys, pageOf } from '../../../../contract/store/object-page.ts';
 import { alreadyExists, assertNoNewFinalizersWhileDeleting, assertValidRef, generateUniqueName, requireCurrent, setFinalizerList, toRfc3339 } from '../../../../contract/store/object-rules.ts';
 import { acquireLock, releaseLock } from './pid-lock.ts';
 import type { StoredRecord } from './state-records.ts';
 import { createStateDir, MAX_NAME_LENGTH, newRecord, StateRecords, stateLockPath } from './state-records.ts';
-import type { ListOptions, NewResource, Resource, ResourceRef, ResourceStore, StoreEvent } from '../../../../contract/store/store.ts';
+import type { ListOptions, NewResource, PageOptions, Resource, ResourcePage, ResourceRef, ResourceStore, StoreEvent } from '../../../../contract/store/store.ts';
 import { keyOf } from '../../../../contract/store/store.ts';
 import { WatchFanout } from '../../../../contract/store/watch-fanout.ts';
 
@@ -47,6 +48,8 @@ export class FileStore<S> implements ResourceStore<S> {
   readonly #s: FileStoreSettings<S>;
   /** What reads see: every record as it is durably on disk. */
   readonly #records = new Map<string, StoredRecord<S>>();
+  /** #records' keys in list() order, for list() and listPage() (re-sorted only when the keys changed). */
+  readonly #sorted = new SortedKeys<StoredRecord<S>>(this.#records, (record) => record.object.metadata);
   /** What writes build on and check against: #records plus the writes still on their way to disk. */
   readonly #latest = new Map<string, StoredRecord<S>>();
   readonly #problems: ProblemReport;
@@ -115,7 +118,11 @@ export class FileStore<S> implements ResourceStore<S> {
   }
 
   async list(options: ListOptions = {}): Promise<Resource<S>[]> {
-    return listCopies(objectsOf(this.#records.values()), options);
+    return pageOf<StoredRecord<S>, S>(this.#records, this.#sorted, objectOfRecord, options).items;
+  }
+
+  async listPage(options: PageOptions): Promise<ResourcePage<S>> {
+    return pageOf<StoredRecord<S>, S>(this.#records, this.#sorted, objectOfRecord, options);
   }
 
   async get(ref: ResourceRef): Promise<Resource<S>> {
@@ -357,6 +364,10 @@ export class FileStore<S> implements ResourceStore<S> {
 
 function versionOf<S>(record: StoredRecord<S>): string {
   return record.object.metadata.resourceVersion;
+}
+
+function objectOfRecord<S>(record: StoredRecord<S>): Resource<S> {
+  return record.object;
 }
 
 function* objectsOf<S>(records: Iterable<StoredRecord<S>>): Iterable<Resource<S>> {

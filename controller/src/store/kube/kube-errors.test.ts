@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AppError, ConflictError, NotFoundError, TransientError, ValidationError } from '../../../../contract/errors.ts';
-import { isExpired, parseKubeStatus, toStoreError } from './kube-errors.ts';
+import { isExpired, parseKubeStatus, toListError, toStoreError } from './kube-errors.ts';
 
 /** What client-node 2.0.1 throws: ApiException(code, message, body = the raw response text, headers). */
 function apiException(code: number, status: Record<string, unknown> | undefined, headers: Record<string, string> = {}): Error {
@@ -83,5 +83,23 @@ describe('parseKubeStatus and isExpired', () => {
     expect(isExpired({ reason: 'Expired' })).toBe(true);
     expect(isExpired({ code: 500, reason: 'InternalError' })).toBe(false);
     expect(isExpired(undefined)).toBe(false);
+  });
+});
+
+describe('toListError', () => {
+  const expired = apiException(410, { reason: 'Expired', message: 'The provided continue parameter is too old to display a consistent list result.' });
+
+  it('makes a 410 for a continue token AppError EXPIRED (start the list again), keeping the cause', () => {
+    const err = toListError(expired, 'list agentruns.stromboli.dev in ns', true);
+    expect(err).toBeInstanceOf(AppError);
+    expect((err as AppError).code).toBe('EXPIRED');
+    expect(err.message).toBe('list agentruns.stromboli.dev in ns: the continue token has expired; start the list again without it');
+    expect(err.cause).toBe(expired);
+    expect((err as AppError).details).toEqual({ httpStatus: 410, reason: 'Expired' });
+  });
+
+  it('maps everything else as toStoreError does, a 410 without a token included', () => {
+    expect(toListError(expired, 'list', false)).toBeInstanceOf(TransientError);
+    expect(toListError(apiException(400, { reason: 'BadRequest', message: 'continue key is not valid' }), 'list', true)).toBeInstanceOf(ValidationError);
   });
 });

@@ -103,6 +103,21 @@ export function toStoreError(err: unknown, what: string): Error {
   return new AppError('INTERNAL', message, options); // 405, 406, 415: a request this client should never send
 }
 
+/**
+ * toStoreError for a list request. With a `continue` token, a 410 means the token has expired
+ * (the API server compacted the snapshot the paging was served from): AppError 'EXPIRED', so a
+ * client starts the list again, where toStoreError's TransientError would have it retry the
+ * same token for ever.
+ */
+export function toListError(err: unknown, what: string, withContinue: boolean): Error {
+  const failure = isAppError(err) ? undefined : toKubeFailure(err);
+  if (withContinue && failure?.code === 410) {
+    const details = { httpStatus: 410, ...compact({ reason: failure.status?.reason }) };
+    return new AppError('EXPIRED', `${what}: the continue token has expired; start the list again without it`, { cause: err, details });
+  }
+  return toStoreError(err, what);
+}
+
 /** Whether a watch ERROR event's Status (or a failed call) says the resourceVersion is too old: relist from scratch. */
 export function isExpired(status: KubeStatus | undefined): boolean {
   return status?.code === 410 || status?.reason === 'Expired' || status?.reason === 'Gone';

@@ -6,7 +6,8 @@
 import { Watch } from '@kubernetes/client-node';
 import type { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import type { ListWatchSource, WatchHandlers } from './informer.ts';
-import { toStoreError } from './kube-errors.ts';
+import { TransientError, isAppError } from '../../../../contract/errors.ts';
+import { toListError } from './kube-errors.ts';
 import { KubeListSchema } from './kube-object.ts';
 
 /** Which objects: one CRD, in one namespace or all. */
@@ -24,38 +25,67 @@ export interface ListedObjects {
   items: unknown[];
 }
 
+/** One list request's answer: its items, the token of the next page, the count the server gave. */
+export interface ListedPage extends ListedObjects {
+  continue: string | undefined;
+  remainingItemCount: number | undefined;
+}
+
+/**
+ * One list request (a page when `limit` is given); every failure is the project's error
+ * (kube-errors.ts), and a 410 for a `continue` token is AppError 'EXPIRED'.
+ */
+export async function listPage(
+  api: CustomObjectsApi, target: KubeTarget, options: { labelSelector?: string | undefined; limit?: number | undefined; continue?: string | undefined },
+): Promise<ListedPage> {
+  const { group, version, plural, namespace } = target;
+  const page: { group: string; version: string; limit?: number; labelSelector?: string; _continue?: string } = { group, version };
+  if (options.limit !== undefined) page.limit = options.limit;
+  if (options.labelSelector !== undefined) page.labelSelector = options.labelSelector;
+  if (options.continue !== undefined) page._continue = options.continue;
+  let raw: unknown;
+  try {
+    // The all-namespaces call names the plural `resourcePlural` (client-node 2.0.1).
+    raw = namespace === undefined
+      ? await api.listCustomObjectForAllNamespaces({ ...page, resourcePlural: plural })
+      : await api.listNamespacedCustomObject({ ...page, plural, namespace });
+  } catch (err) {
+    throw toListError(err, `list ${plural}.${group}${namespace === undefined ? '' : ` in ${namespace}`}`, options.continue !== undefined);
+  }
+  const list = KubeListSchema.parse(raw);
+  const next = list.metadata['continue'];
+  const remaining = list.metadata['remainingItemCount'];
+  return {
+    resourceVersion: list.metadata.resourceVersion,
+    items: list.items,
+    continue: typeof next === 'string' && next !== '' ? next : undefined,
+    remainingItemCount: typeof remaining === 'number' && Number.isSafeInteger(remaining) && remaining >= 0 ? remaining : undefined,
+  };
+}
+
 /**
  * Lists every object of `target` (filtered by `labelSelector`), following `continue` tokens so
  * no answer is larger than `pageSize` items; every page is served at the first page's
- * resourceVersion. Throws the project's errors (kube-errors.ts).
+ * resourceVersion. Throws the project's errors (kube-errors.ts); a token that expires midway is
+ * a TransientError (the caller lists again from the start), not the 'EXPIRED' a client gets.
  */
 export async function listObjects(
   api: CustomObjectsApi, target: KubeTarget, options: { labelSelector?: string | undefined; pageSize: number },
 ): Promise<ListedObjects> {
-  const { group, version, plural, namespace } = target;
   const items: unknown[] = [];
   let resourceVersion: string | undefined;
   let token: string | undefined;
   do {
-    const page: { group: string; version: string; limit: number; labelSelector?: string; _continue?: string } = {
-      group, version, limit: options.pageSize,
-    };
-    if (options.labelSelector !== undefined) page.labelSelector = options.labelSelector;
-    if (token !== undefined) page._continue = token;
-    let raw: unknown;
+    let page: ListedPage;
     try {
-      // The all-namespaces call names the plural `resourcePlural` (client-node 2.0.1).
-      raw = namespace === undefined
-        ? await api.listCustomObjectForAllNamespaces({ ...page, resourcePlural: plural })
-        : await api.listNamespacedCustomObject({ ...page, plural, namespace });
+      page = await listPage(api, target, { labelSelector: options.labelSelector, limit: options.pageSize, continue: token });
     } catch (err) {
-      throw toStoreError(err, `list ${plural}.${group}${namespace === undefined ? '' : ` in ${namespace}`}`);
+      if (isAppError(err) && err.code === 'EXPIRED') throw new TransientError(err.message, 0, { cause: err });
+      throw err;
     }
-    const list = KubeListSchema.parse(raw);
-    resourceVersion ??= list.metadata.resourceVersion;
-    items.push(...list.items);
-    const next = list.metadata['continue'];
-    token = typeof next === 'string' && next !== '' ? next : undefined;
+    resourceVersion ??= page.resourceVersion;
+    items.push(...page.items);
+    token = page.continue;
   } while (token !== undefined);
   return { resourceVersion, items };
 }

@@ -9,13 +9,14 @@ import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/c
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ValidationError, NotFoundError } from '../../../../contract/errors.ts';
 import { compareObjects } from '../../../../contract/store/object-list.ts';
-import type { ListOptions, NewResource, Resource, ResourceRef, ResourceStore, StoreEvent } from '../../../../contract/store/store.ts';
+import type { ListOptions, NewResource, PageOptions, Resource, ResourcePage, ResourceRef, ResourceStore, StoreEvent } from '../../../../contract/store/store.ts';
 import { keyOf } from '../../../../contract/store/store.ts';
 import { createBackoff } from '../../../../contract/backoff.ts';
 import { informerEvents } from './informer.ts';
 import { loadKubeConfig } from './kube-config.ts';
 import { toStoreError } from './kube-errors.ts';
-import { kubeListWatch, listObjects } from './kube-list-watch.ts';
+import { kubeListWatch, listObjects, listPage } from './kube-list-watch.ts';
+import { checkLimit } from '../../../../contract/store/object-page.ts';
 import type { KubeTarget } from './kube-list-watch.ts';
 import { parseResource, toCreateBody, toLabelSelector } from './kube-object.ts';
 import { resolveKubeStoreSettings } from './kube-store-options.ts';
@@ -59,6 +60,28 @@ export class KubeStore<S> implements ResourceStore<S> {
       if (object !== undefined) objects.push(object);
     }
     return objects.sort(compareObjects);
+  }
+
+  /** The API server's own paging: every page at the first page's resourceVersion; its token expires (AppError 'EXPIRED'). */
+  async listPage(options: PageOptions): Promise<ResourcePage<S>> {
+    checkLimit(options.limit);
+    const scope = this.#settings.namespace;
+    if (scope !== undefined && options.namespace !== undefined && options.namespace !== scope) return { items: [] };
+    const page = await listPage(this.#api, this.#target(options.namespace ?? scope), {
+      labelSelector: toLabelSelector(options.labels),
+      limit: options.limit,
+      continue: options.continue,
+    });
+    const items: Resource<S>[] = [];
+    for (const raw of page.items) {
+      const object = this.#tryParse(raw);
+      if (object !== undefined) items.push(object);
+    }
+    return {
+      items, // the server's order: by namespace/name (its storage keys), the same as list()'s within a namespace
+      ...(page.continue === undefined ? {} : { continue: page.continue }),
+      ...(page.remainingItemCount === undefined ? {} : { remainingItemCount: page.remainingItemCount }),
+    };
   }
 
   async get(ref: ResourceRef): Promise<Resource<S>> {
