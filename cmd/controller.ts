@@ -7,6 +7,10 @@ import type { ResourceStore } from '../contract/store/store.ts';
 import { keyOf } from '../contract/store/store.ts';
 import { Janitor } from '../controller/src/agentrun/janitor.ts';
 import { KnownContainers } from '../controller/src/agentrun/known-containers.ts';
+import { LeaseKeeper } from '../controller/src/agentrun/lease-keeper.ts';
+import { JANITOR_LEASE, nodeLeaseName } from '../controller/src/agentrun/leases.ts';
+import type { LeaseStore } from '../controller/src/agentrun/leases.ts';
+import { NodeJanitor } from '../controller/src/agentrun/node-janitor.ts';
 import type { PromptSource } from '../controller/src/agentrun/prompt-source.ts';
 import { AgentRunReconciler } from '../controller/src/agentrun/reconciler.ts';
 import type { RunEvents } from '../controller/src/agentrun/run-events.ts';
@@ -67,6 +71,21 @@ export interface NodeAgentOptions {
   events?: RunEvents;
   /** Reads the prompts spec.promptFrom names (ConfigMaps, Secrets). Default: none (promptFrom ends InvalidSpec). */
   prompts?: PromptSource;
+  /**
+   * Several agents share the store (Kubernetes mode, docs/multi-node.md): this agent holds its
+   * node Lease, claims runs only while it does, and may hold the janitor role. Needs `node`.
+   * Default: none (the embedded mode: one agent owns every run).
+   */
+  sharing?: SharingOptions;
+}
+
+/** How a node agent shares a cluster's runs with the others. */
+export interface SharingOptions {
+  leases: LeaseStore;
+  /** leaseDurationSeconds of its Leases; the janitor fails a node over this long after its last renewal. */
+  leaseDurationSeconds: number;
+  /** Time between the janitor's looks at the node Leases, in ms. Default: NodeJanitor's (2 s). */
+  janitorIntervalMs?: number;
 }
 
 /** A running node agent and the parts the facade reads through its ports. */
@@ -79,7 +98,15 @@ export interface NodeAgent {
   credentials: readonly CredentialSecret[];
   /** Names of this agent's credential secrets (never listed or removed through the API). */
   reservedSecrets: string[];
-  /** Stops the loop, the janitor and the podman service; containers keep running for the next start to adopt. */
+  /** Whether this agent holds its node Lease now; undefined without sharing. */
+  leaseHeld?: () => boolean;
+  /** Whether this agent holds the janitor role now; undefined without sharing. */
+  janitorHeld?: () => boolean;
+  /**
+   * Stops the loop, the janitor and the podman service; containers keep running for the next
+   * start to adopt. The node Lease is not given up (a restart within its duration adopts the
+   * containers; after it, the janitor fails the runs over); the janitor role is.
+   */
   close(): Promise<void>;
 }
 
@@ -140,7 +167,29 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
   });
   wire.runner = runner;
   const known = new KnownContainers();
-  await seedSlots(store, runner, slots, log, known);
+  const node = options.node;
+  const sharing = options.sharing;
+  if (sharing !== undefined && node === undefined) throw new RangeError('sharing the store needs a node name');
+  const seedOptions = sharing === undefined || node === undefined ? {} : { node };
+  await seedSlots(store, runner, slots, log, known, seedOptions);
+  const nodeLease =
+    sharing === undefined || node === undefined
+      ? undefined
+      : new LeaseKeeper({
+          leases: sharing.leases,
+          name: nodeLeaseName(node),
+          identity: node,
+          node,
+          durationSeconds: sharing.leaseDurationSeconds,
+          log: log.child({ component: 'node-lease' }),
+          // Back after a loss: drop the containers of runs reassigned meanwhile before claiming again.
+          onAcquired: async (regained) => {
+            if (!regained) return;
+            const swept = await seedSlots(store, runner, slots, log, known, seedOptions);
+            log.info({ reassignedRemoved: swept.reassignedRemoved, running: swept.running }, 'node rejoined');
+          },
+        });
+  await nodeLease?.start();
   const logRetentionMs = config.logRetentionSeconds * 1000;
   const reconciler = new AgentRunReconciler({
     containers: known,
@@ -151,13 +200,31 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     retryDelayMs: config.retryDelayMs,
     logRetentionMs,
     ...compact({ node: options.node, events: options.events, prompts: options.prompts }),
+    ...(nodeLease === undefined ? {} : { claims: { mayClaim: () => nodeLease.held() } }),
   });
   const controller = runController({ store, reconciler, log: log.child({ component: 'controller' }), concurrency: workersFor(config), resyncMs: config.resyncMs });
   loop.controller = controller;
   const janitor = new Janitor({ store, logs, log, retentionMs: logRetentionMs });
+  const role =
+    sharing === undefined || node === undefined
+      ? undefined
+      : new LeaseKeeper({ leases: sharing.leases, name: JANITOR_LEASE, identity: node, durationSeconds: sharing.leaseDurationSeconds, log: log.child({ component: 'janitor-lease' }) });
+  const nodeJanitor =
+    sharing === undefined || role === undefined
+      ? undefined
+      : new NodeJanitor({
+          store,
+          leases: sharing.leases,
+          leader: role,
+          log: log.child({ component: 'janitor' }),
+          ...compact({ intervalMs: sharing.janitorIntervalMs, events: options.events }),
+        });
   try {
     await janitor.start();
+    await role?.start();
+    nodeJanitor?.start();
   } catch (err) {
+    await nodeLease?.stop();
     await controller.stop();
     await api?.close();
     throw err;
@@ -169,8 +236,13 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     sessions,
     credentials: credentials.secrets,
     reservedSecrets: Object.values(credentialSecretNames(owner)),
+    ...(nodeLease === undefined ? {} : { leaseHeld: () => nodeLease.held() }),
+    ...(role === undefined ? {} : { janitorHeld: () => role.held() }),
     async close() {
       janitor.stop();
+      await nodeJanitor?.stop();
+      await role?.stop({ release: true });
+      await nodeLease?.stop();
       await controller.stop();
       await api?.close();
     },

@@ -20,6 +20,7 @@ Commands:
   controller --store kube   run a node agent over a Kubernetes cluster's AgentRuns
                         [--kubeconfig FILE] [--namespace NS | --all-namespaces] [--node-name NAME]
                         [--log-address HOST:PORT --log-token-file FILE [--log-advertise-url URL]]
+                        [--lease-namespace NS ($POD_NAMESPACE, else default)] [--lease-duration-seconds N (15)]
                         (and the serve options --state-dir, --max-concurrent-runs, --image, ... of the agent)
   api --store kube      run the Stromboli API over a cluster's AgentRuns (logs from the node agents)
                         [--kubeconfig FILE] [--namespace NS] [--log-token-file FILE]
@@ -53,6 +54,8 @@ const OPTIONS = {
   'log-address': { type: 'string' },
   'log-advertise-url': { type: 'string' },
   'log-token-file': { type: 'string' },
+  'lease-namespace': { type: 'string' },
+  'lease-duration-seconds': { type: 'string' },
 } satisfies ParseArgsConfig['options'];
 
 /** Options that would put a secret on the command line, where every local user can read it. */
@@ -98,6 +101,14 @@ async function serve(values: Record<string, unknown>): Promise<void> {
   await closeOnSignal(log, () => server.close());
 }
 
+/** --lease-duration-seconds as a whole number of seconds (at least 1); a CliError otherwise. */
+function leaseSeconds(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  const text = String(value);
+  if (!/^\d+$/.test(text) || Number(text) < 1) throw new CliError(`invalid option: --lease-duration-seconds "${text}" must be a whole number of seconds, at least 1`, 2);
+  return Number(text);
+}
+
 /** `stromboli controller --store kube`: a node agent over the cluster's AgentRuns. */
 async function controller(values: Record<string, unknown>): Promise<void> {
   if (values.store !== 'kube') throw new CliError("stromboli controller needs --store kube (the embedded mode with a file store is 'stromboli serve')", 2);
@@ -114,6 +125,8 @@ async function controller(values: Record<string, unknown>): Promise<void> {
       logAddress: values['log-address'] as string | undefined,
       logAdvertiseUrl: values['log-advertise-url'] as string | undefined,
       logTokenFile: values['log-token-file'] as string | undefined,
+      leaseNamespace: values['lease-namespace'] as string | undefined,
+      leaseDurationSeconds: leaseSeconds(values['lease-duration-seconds']),
     }),
     log,
   );
