@@ -216,6 +216,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
           store,
           leases: sharing.leases,
           leader: role,
+          leaseDurationSeconds: sharing.leaseDurationSeconds,
           log: log.child({ component: 'janitor' }),
           ...compact({ intervalMs: sharing.janitorIntervalMs, events: options.events }),
         });

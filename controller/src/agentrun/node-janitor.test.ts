@@ -32,16 +32,19 @@ beforeEach(() => {
   store = new MemoryStore<AgentRunStatus>({ now: () => new Date(clock) });
   leases = new MemoryLeaseStore();
   leader = { held: true };
-  janitor = new NodeJanitor({ store, leases, leader: { held: () => leader.held }, log: quiet, now: () => clock });
+  janitor = new NodeJanitor({ store, leases, leader: { held: () => leader.held }, leaseDurationSeconds: 10, log: quiet, now: () => clock });
 });
 
 describe('NodeJanitor', () => {
-  it('fails over the unfinished runs of a node whose Lease expired, and leaves a live node alone', async () => {
-    await renew('dead', clock - 11_000);
-    await renew('alive', clock - 1_000);
+  it('fails over the unfinished runs of a node whose Lease stayed unrenewed for its duration, and leaves a live node alone', async () => {
+    await renew('dead', clock);
+    await renew('alive', clock);
     const lost = await runOn('lost', 'dead');
     const retried = await runOn('retried', 'dead', { prompt: 'x', backoffLimit: 1 });
     const kept = await runOn('kept', 'alive');
+    expect((await janitor.check())?.lostNodes).toEqual([]); // first look: every Lease gets a full duration
+    clock += 11_000;
+    await renew('alive', clock - 1_000);
     const result = await janitor.check();
     expect(result).toMatchObject({ lostNodes: ['dead'], failed: 1, retried: 1, conflicts: 0 });
     const l = (await store.get(lost)).status;
@@ -54,27 +57,53 @@ describe('NodeJanitor', () => {
     expect((await store.get(kept)).status?.phase).toBe('Running');
   });
 
-  it('treats a node with no Lease at all as lost', async () => {
+  it('treats a node with no Lease at all as lost at its next rescan, once it has watched the Leases for a duration', async () => {
+    janitor = new NodeJanitor({ store, leases, leader: { held: () => true }, leaseDurationSeconds: 10, rescanMs: 5_000, log: quiet, now: () => clock });
     const ref = await runOn('orphaned', 'never-leased');
+    await janitor.check();
+    expect((await store.get(ref)).status?.phase).toBe('Running');
+    clock += 11_000;
     await janitor.check();
     expect(reasonOf((await store.get(ref)).status)).toBe('NodeLost');
   });
 
-  it('does nothing unless it holds the janitor role', async () => {
-    await renew('dead', clock - 11_000);
+  it('observes while another agent is the leader, and acts only once it holds the role', async () => {
+    await renew('dead', clock);
     const ref = await runOn('lost', 'dead');
     leader.held = false;
     expect(await janitor.check()).toBeUndefined();
+    clock += 11_000;
+    expect(await janitor.check()).toBeUndefined();
     expect((await store.get(ref)).status?.phase).toBe('Running');
+    leader.held = true; // the old leader died: the dead Lease is already known to be still
+    expect((await janitor.check())?.failed).toBe(1);
+  });
+
+  it('gives every Lease a full duration again after it could not read them (the API server was down)', async () => {
+    await renew('n', clock);
+    const ref = await runOn('kept', 'n');
+    await janitor.check();
+    leases.failWith = new Error('connection refused');
+    clock += 30_000; // nobody could renew meanwhile
+    await expect(janitor.check()).rejects.toThrow('connection refused');
+    leases.failWith = undefined;
+    expect((await janitor.check())?.failed ?? 0).toBe(0);
+    expect((await store.get(ref)).status?.phase).toBe('Running');
+    await renew('n', clock + 1_000); // the agent renews once it can
+    clock += 11_000;
+    expect((await janitor.check())?.failed ?? 0).toBe(0);
   });
 
   it('scans the runs of an expired Lease once, then again only after rescanMs', async () => {
-    await renew('dead', clock - 11_000);
+    await renew('dead', clock);
     await runOn('lost', 'dead');
+    await janitor.check();
+    clock += 11_000;
     expect((await janitor.check())?.failed).toBe(1);
     expect(await janitor.check()).toBeUndefined();
     // The node comes back and loses its Lease again: a new renewTime is a new loss.
     await renew('dead', clock);
+    await janitor.check();
     clock += 11_000;
     expect(await janitor.check()).toMatchObject({ lostNodes: ['dead'] });
   });
