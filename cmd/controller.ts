@@ -103,6 +103,11 @@ export interface NodeAgent {
   /** Whether this agent holds the janitor role now; undefined without sharing. */
   janitorHeld?: () => boolean;
   /**
+   * Drains the agent (with sharing): it claims and starts nothing more, hands its runs that wait
+   * for a retry back unclaimed, and resolves once none of its containers runs; then close() it.
+   */
+  drain?: () => Promise<void>;
+  /**
    * Stops the loop, the janitor and the podman service; containers keep running for the next
    * start to adopt. The node Lease is not given up (a restart within its duration adopts the
    * containers; after it, the janitor fails the runs over); the janitor role is.
@@ -172,6 +177,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
   if (sharing !== undefined && node === undefined) throw new RangeError('sharing the store needs a node name');
   const seedOptions = sharing === undefined || node === undefined ? {} : { node };
   await seedSlots(store, runner, slots, log, known, seedOptions);
+  const drain = { asked: false };
   const nodeLease =
     sharing === undefined || node === undefined
       ? undefined
@@ -200,7 +206,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     retryDelayMs: config.retryDelayMs,
     logRetentionMs,
     ...compact({ node: options.node, events: options.events, prompts: options.prompts }),
-    ...(nodeLease === undefined ? {} : { claims: { mayClaim: () => nodeLease.held() } }),
+    ...(nodeLease === undefined ? {} : { claims: { mayClaim: () => !drain.asked && nodeLease.held(), releasing: () => drain.asked } }),
   });
   const controller = runController({ store, reconciler, log: log.child({ component: 'controller' }), concurrency: workersFor(config), resyncMs: config.resyncMs });
   loop.controller = controller;
@@ -239,6 +245,16 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     reservedSecrets: Object.values(credentialSecretNames(owner)),
     ...(nodeLease === undefined ? {} : { leaseHeld: () => nodeLease.held() }),
     ...(role === undefined ? {} : { janitorHeld: () => role.held() }),
+    ...(nodeLease === undefined
+      ? {}
+      : {
+          async drain() {
+            drain.asked = true;
+            log.info({ running: slots.running }, 'draining: no more claims');
+            while (slots.running > 0) await new Promise((resolveWait) => setTimeout(resolveWait, 500));
+            log.info({}, 'drained');
+          },
+        }),
     async close() {
       janitor.stop();
       await nodeJanitor?.stop();

@@ -131,6 +131,18 @@ async function controller(values: Record<string, unknown>): Promise<void> {
     log,
   );
   await closeOnSignal(log, () => agent.close());
+  // SIGUSR2 drains (docs/multi-node.md): no more claims, the running runs finish, then a clean exit.
+  const drain = agent.agent.drain;
+  if (drain !== undefined) {
+    process.once('SIGUSR2', () => {
+      void drain()
+        .then(() => agent.close())
+        .then(() => process.exit(0), (err: unknown) => {
+          log.error({ err }, 'drain failed');
+          process.exit(1);
+        });
+    });
+  }
 }
 
 /** `stromboli api --store kube`: the Stromboli facade over the cluster's AgentRuns of one namespace. */

@@ -29,7 +29,7 @@ interface Agent {
   runner: FakeAgentRunner;
   slots: Slots;
   known: KnownContainers;
-  gate: { open: boolean };
+  gate: { open: boolean; draining: boolean };
   reconciler: AgentRunReconciler;
 }
 
@@ -40,8 +40,11 @@ function agent(node: string, over: ResourceStore<AgentRunStatus> = store, limit 
   const runner = new FakeAgentRunner({ now: () => clock, script: () => ({ running: true }) });
   const slots = new Slots({ limit });
   const known = new KnownContainers();
-  const gate = { open: true };
-  const reconciler = new AgentRunReconciler({ store: over, runner, slots, node, containers: known, now: () => clock, claims: { mayClaim: () => gate.open } });
+  const gate = { open: true, draining: false };
+  const reconciler = new AgentRunReconciler({
+    store: over, runner, slots, node, containers: known, now: () => clock, retryDelayMs: 0,
+    claims: { mayClaim: () => gate.open && !gate.draining, releasing: () => gate.draining },
+  });
   return { node, runner, slots, known, gate, reconciler };
 }
 
@@ -158,5 +161,23 @@ describe('AgentRunReconciler with claims', () => {
     const s = (await store.get(ref)).status;
     expect(reasonOf(s)).toBe('Suspended');
     expect(s?.node).toBeUndefined();
+  });
+
+  it('hands a run of its own that waits for a retry back, unclaimed, while it drains', async () => {
+    const a = agent('a');
+    a.runner.script = () => ({ exitCode: 1 });
+    const ref = await create('flaky', { prompt: 'x', backoffLimit: 1 });
+    await reconcile(a, ref, 2); // claim, start; the attempt fails: Retrying, still a's
+    await a.reconciler.reconcile(keyOf(ref), ctx);
+    expect((await store.get(ref)).status).toMatchObject({ phase: 'Pending', node: 'a', attempt: 2 });
+    a.gate.draining = true;
+    await a.reconciler.reconcile(keyOf(ref), ctx);
+    const released = (await store.get(ref)).status;
+    expect(released?.node).toBeUndefined();
+    expect(released).toMatchObject({ phase: 'Pending', attempt: 2 });
+    expect(reasonOf(released)).toBe('Retrying');
+    const b = agent('b');
+    await reconcile(b, ref);
+    expect((await store.get(ref)).status).toMatchObject({ phase: 'Running', node: 'b', attempt: 2 });
   });
 });

@@ -45,6 +45,8 @@ export const CLAIM_GATE_RECHECK_MS = 2_000;
  */
 export interface ClaimGate {
   mayClaim(): boolean;
+  /** True while the agent drains: a run of its own that would start now (a retry) is handed back, unclaimed, instead of waiting. Default: never. */
+  releasing?(): boolean;
 }
 
 export interface AgentRunReconcilerOptions {
@@ -197,7 +199,12 @@ export class AgentRunReconciler implements Reconciler {
         const spec = requireSpec(parsed);
         let current = run;
         if (this.#claims !== undefined) {
-          if (!this.#claims.mayClaim()) return { requeueAfterMs: CLAIM_GATE_RECHECK_MS };
+          if (!this.#claims.mayClaim()) {
+            if (this.#claims.releasing?.() !== true || ownershipOf(status, this.#node).kind !== 'mine') return { requeueAfterMs: CLAIM_GATE_RECHECK_MS };
+            this.#slots.forget(key);
+            await this.#write(run, { phase: 'Pending', reason: reasonOf(status) ?? Reasons.Pending, message: `node ${this.#node} is draining; left for another node`, node: undefined }, { node: undefined });
+            return {};
+          }
           if (ownershipOf(status, this.#node).kind !== 'mine') {
             const claimed = await this.#claim(key, run, spec);
             if (!('run' in claimed)) return claimed;
@@ -240,7 +247,7 @@ export class AgentRunReconciler implements Reconciler {
     const created = Date.parse(run.metadata.creationTimestamp) || 0;
     if (!this.#slots.tryAcquire(key, spec.priority ?? 0, created)) return this.#queued(run);
     try {
-      return { run: await this.#write(run, claimChange(this.#node), this.#node) };
+      return { run: await this.#write(run, claimChange(this.#node), { node: this.#node }) };
     } catch (err) {
       this.#slots.release(key);
       throw err;
@@ -435,8 +442,8 @@ export class AgentRunReconciler implements Reconciler {
    * this node, except (with claims) an unfinished run nobody claimed: a Queued or Suspended
    * written for it stays unclaimed, for whichever agent has a slot first.
    */
-  async #write(run: AgentRunResource, change: StatusChange, node = this.#nodeOf(run, change)): Promise<AgentRunResource> {
-    const next = nextStatus(run.status, change, { generation: run.metadata.generation, node, now: new Date(this.#now()).toISOString() });
+  async #write(run: AgentRunResource, change: StatusChange, as: { node: string | undefined } = { node: this.#nodeOf(run, change) }): Promise<AgentRunResource> {
+    const next = nextStatus(run.status, change, { generation: run.metadata.generation, node: as.node, now: new Date(this.#now()).toISOString() });
     const written = await this.#store.updateStatus(refOf(run), next, run.metadata.resourceVersion);
     const event = transitionEvent(run.status, next);
     if (event !== undefined) this.#events.record(written, event);

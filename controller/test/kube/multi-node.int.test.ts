@@ -8,7 +8,8 @@
 //   within the Lease duration (plus one renewal period), and the dead agent's runs end NodeLost
 //   or are retried on the other agent within the Lease duration + 10 s;
 // - an agent frozen (SIGSTOP) past its Lease, then resumed: its runs were failed over, it writes
-//   nothing for them, removes their containers, and rejoins (runs a new run).
+//   nothing for them, removes their containers, and rejoins (runs a new run);
+// - an agent drained (SIGUSR2): it claims nothing more, its running run finishes, it exits 0.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,7 +24,7 @@ import { Labels, containerName } from '../../src/runner/names.ts';
 import { spawnStromboli } from '../helpers/child-server.ts';
 import type { ChildProcessHandle } from '../helpers/child-server.ts';
 import { Cleanup } from '../helpers/cleanup.ts';
-import { containerEvents, containersOfRun, ensureFakeImage, listContainers } from '../helpers/podman.ts';
+import { containersOfRun, ensureFakeImage, followContainerEvents, listContainers } from '../helpers/podman.ts';
 import { CONTAINERS_CONF, FAKE_IMAGE } from '../helpers/repo.ts';
 import { createNamespaceWithCrd, kubeTestBed, kubectl, uniqueName } from './test-bed.ts';
 import type { KubeTestBed } from './test-bed.ts';
@@ -104,7 +105,8 @@ describe('three node agents sharing 200 runs, the API server restarted mid-burst
     const limit = 4;
     const nodes = ['share-a', 'share-b', 'share-c'].map((n) => uniqueName(n));
     for (const node of nodes) await startAgent(namespace, node, ['--max-concurrent-runs', String(limit), '--lease-duration-seconds', '10']);
-    const since = new Date();
+    const recorder = await followContainerEvents({ key: Labels.namespace, value: namespace });
+    cleanup.add('stop the podman events stream', async () => void (await recorder.stop()));
 
     // Sampled the whole time: running containers per agent (its owner label).
     const peaks = new Map<string, number>(nodes.map((n) => [n, 0]));
@@ -138,7 +140,7 @@ describe('three node agents sharing 200 runs, the API server restarted mid-burst
     expect(done.filter((r) => r.status?.attempt !== 1).map((r) => r.name)).toEqual([]);
     // Every node took a share, and each run's one container was created once, by one agent.
     expect(new Set(done.map((r) => r.status?.node))).toEqual(new Set(nodes));
-    const creates = (await containerEvents({ key: Labels.namespace, value: namespace }, since)).filter((e) => e.status === 'create');
+    const creates = (await recorder.stop()).filter((e) => e.status === 'create');
     const expected = done.map((r) => containerName({ namespace, name: r.name, uid: r.uid }, 1)).sort();
     expect(creates.map((e) => e.name).sort()).toEqual(expected);
     expect(samples).toBeGreaterThan(10);
@@ -219,4 +221,24 @@ describe('an agent frozen with SIGSTOP past its Lease, then resumed', () => {
     await expect.poll(async () => (await runOf(namespace, 'after'))?.status?.phase, { timeout: 60_000, interval: 500 }).toBe('Succeeded');
     expect((await runOf(namespace, 'after'))?.status?.node).toBe(frozen);
   }, 240_000);
+});
+
+describe('an agent drained with SIGUSR2', () => {
+  it('claims nothing more, lets its running run finish, then exits cleanly', async () => {
+    const namespace = await newNamespace('drain');
+    const flags = ['--max-concurrent-runs', '2', '--lease-duration-seconds', '4'];
+    const drained = uniqueName('drain-a');
+    const other = uniqueName('drain-b');
+    const a = await startAgent(namespace, drained, flags);
+    await apply(namespace, [manifest('finishing', 'Finish while draining [fake:sleep=8]')]);
+    await expect.poll(async () => (await runOf(namespace, 'finishing'))?.status?.phase, { timeout: 60_000, interval: 250 }).toBe('Running');
+    await startAgent(namespace, other, flags);
+    process.kill(a.pid, 'SIGUSR2');
+    await expect.poll(() => a.logs.withMessage('draining: no more claims').length, { timeout: 10_000, interval: 100 }).toBe(1);
+    await apply(namespace, [manifest('elsewhere', 'Not on the drained node')]);
+    await expect.poll(async () => (await runOf(namespace, 'elsewhere'))?.status?.phase, { timeout: 60_000, interval: 250 }).toBe('Succeeded');
+    expect((await runOf(namespace, 'elsewhere'))?.status?.node).toBe(other);
+    expect(await a.exited).toEqual({ code: 0, signal: null });
+    expect((await runOf(namespace, 'finishing'))?.status).toMatchObject({ phase: 'Succeeded', node: drained, attempt: 1 });
+  }, 180_000);
 });
