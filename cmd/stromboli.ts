@@ -83,10 +83,10 @@ function parseServeConfig(values: Record<string, unknown>): ServeConfig {
   return parsed.data;
 }
 
-/** Closes a started process gracefully on SIGTERM/SIGINT or a fatal error (30 s at most). */
-async function closeOnSignal(log: RootLogger, close: () => Promise<void>): Promise<void> {
+/** Closes a started process gracefully on SIGTERM/SIGINT or a fatal error (30 s at most); signals in `skip` are left to the caller. */
+async function closeOnSignal(log: RootLogger, close: () => Promise<void>, skip: Array<'SIGUSR2'> = []): Promise<void> {
   const { default: closeWithGrace } = await import('close-with-grace');
-  closeWithGrace({ delay: 30_000 }, async ({ err, signal }) => {
+  closeWithGrace({ delay: 30_000, skip }, async ({ err, signal }) => {
     if (err !== undefined) log.error({ err }, 'fatal error, shutting down');
     else log.info({ signal }, 'shutting down');
     await close();
@@ -130,7 +130,7 @@ async function controller(values: Record<string, unknown>): Promise<void> {
     }),
     log,
   );
-  await closeOnSignal(log, () => agent.close());
+  await closeOnSignal(log, () => agent.close(), agent.agent.drain === undefined ? [] : ['SIGUSR2']);
   // SIGUSR2 drains (docs/multi-node.md): no more claims, the running runs finish, then a clean exit.
   const drain = agent.agent.drain;
   if (drain !== undefined) {

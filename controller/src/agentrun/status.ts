@@ -119,5 +119,7 @@ export function conclusionChange(conclusion: { phase: Phase; reason: string; mes
       containerName: undefined,
     };
   }
-  return { ...facts, phase: conclusion.phase, reason: conclusion.reason, message: conclusion.message, completed: true };
+  // attempt too: a container that ended before its Running status could be written (an API
+  // server away meanwhile) leaves a run whose status never said which attempt it was.
+  return { ...facts, attempt, phase: conclusion.phase, reason: conclusion.reason, message: conclusion.message, completed: true };
 }
