@@ -152,7 +152,9 @@ export interface EventRecorder {
 /**
  * Records container events of containers with `label` as they happen, from a `podman events`
  * stream started now. Unlike containerEvents, it cannot lose events to the rotation of podman's
- * events file (1 MB by default) when a test makes hundreds of containers.
+ * events file (1 MB by default) when a test makes hundreds of containers. The stream repeats
+ * events when the file rotates (it reads the new file from its start): each event is kept once,
+ * by container id, status and time.
  */
 export async function followContainerEvents(label: { key: string; value: string }): Promise<EventRecorder> {
   const child = spawn('podman', ['events', '--filter', 'type=container', '--filter', `label=${label.key}=${label.value}`, '--format', 'json'], {
@@ -160,6 +162,7 @@ export async function followContainerEvents(label: { key: string; value: string 
     stdio: ['ignore', 'pipe', 'ignore'],
   });
   const events: PodmanEvent[] = [];
+  const seen = new Set<string>();
   let partial = '';
   child.stdout.on('data', (chunk: Buffer) => {
     partial += chunk.toString('utf8');
@@ -169,7 +172,12 @@ export async function followContainerEvents(label: { key: string; value: string 
       partial = partial.slice(newline + 1);
       if (line !== '') {
         const e = asRecord(JSON.parse(line) as unknown);
-        events.push({ id: String(e['ID'] ?? ''), name: String(e['Name'] ?? ''), status: String(e['Status'] ?? ''), time: String(e['Time'] ?? '') });
+        const event = { id: String(e['ID'] ?? ''), name: String(e['Name'] ?? ''), status: String(e['Status'] ?? ''), time: String(e['Time'] ?? '') };
+        const key = `${event.id}/${event.status}/${event.time}`;
+        if (!seen.has(key)) {
+          seen.add(key);
+          events.push(event);
+        }
       }
       newline = partial.indexOf('\n');
     }
