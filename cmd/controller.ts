@@ -7,6 +7,10 @@ import type { ResourceStore } from '../contract/store/store.ts';
 import { keyOf } from '../contract/store/store.ts';
 import { Janitor } from '../controller/src/agentrun/janitor.ts';
 import { KnownContainers } from '../controller/src/agentrun/known-containers.ts';
+import { LeaseKeeper } from '../controller/src/agentrun/lease-keeper.ts';
+import { JANITOR_LEASE, nodeLeaseName } from '../controller/src/agentrun/leases.ts';
+import type { LeaseStore } from '../controller/src/agentrun/leases.ts';
+import { NodeJanitor } from '../controller/src/agentrun/node-janitor.ts';
 import type { PromptSource } from '../controller/src/agentrun/prompt-source.ts';
 import { AgentRunReconciler } from '../controller/src/agentrun/reconciler.ts';
 import type { RunEvents } from '../controller/src/agentrun/run-events.ts';
@@ -72,6 +76,21 @@ export interface NodeAgentOptions {
   tracing?: Tracing;
   /** Reads the prompts spec.promptFrom names (ConfigMaps, Secrets). Default: none (promptFrom ends InvalidSpec). */
   prompts?: PromptSource;
+  /**
+   * Several agents share the store (Kubernetes mode, docs/multi-node.md): this agent holds its
+   * node Lease, claims runs only while it does, and may hold the janitor role. Needs `node`.
+   * Default: none (the embedded mode: one agent owns every run).
+   */
+  sharing?: SharingOptions;
+}
+
+/** How a node agent shares a cluster's runs with the others. */
+export interface SharingOptions {
+  leases: LeaseStore;
+  /** leaseDurationSeconds of its Leases; the janitor fails a node over this long after its last renewal. */
+  leaseDurationSeconds: number;
+  /** Time between the janitor's looks at the node Leases, in ms. Default: NodeJanitor's (2 s). */
+  janitorIntervalMs?: number;
 }
 
 /** A node agent ready to start its loop, and the parts the facade reads through its ports. */
@@ -94,13 +113,26 @@ export interface PreparedNodeAgent {
    * the loop and the janitor: the part whose cost grows with the number of runs. Once.
    */
   start(): Promise<NodeAgent>;
-  /** Stops the loop (when started), the janitor and the podman service; containers keep running for the next start to adopt. */
+  /**
+   * Stops the loop (when started), the janitors and the podman service; containers keep running
+   * for the next start to adopt. The node Lease is not given up (a restart within its duration
+   * adopts the containers; after it, the janitor fails the runs over); the janitor role is.
+   */
   close(): Promise<void>;
 }
 
 /** A running node agent. */
 export interface NodeAgent extends PreparedNodeAgent {
   controller: ControllerHandle;
+  /** Whether this agent holds its node Lease now; undefined without sharing. */
+  leaseHeld?: () => boolean;
+  /** Whether this agent holds the janitor role now; undefined without sharing. */
+  janitorHeld?: () => boolean;
+  /**
+   * Drains the agent (with sharing): it claims and starts nothing more, hands its runs that wait
+   * for a retry back unclaimed, and resolves once none of its containers runs; then close() it.
+   */
+  drain?: () => Promise<void>;
 }
 
 /** Starts the controller: podman, credentials, runner, slots seeded from podman and the store, then the loop. */
@@ -182,11 +214,37 @@ export async function prepareNodeAgent(options: NodeAgentOptions): Promise<Prepa
   let loopObserver: LoopObserver | undefined;
   let starting: Promise<NodeAgent> | undefined;
   let closed = false;
+  const node = options.node;
+  const sharing = options.sharing;
+  if (sharing !== undefined && node === undefined) throw new RangeError('sharing the store needs a node name');
+  // Started by start(), stopped by close().
+  const shared: { nodeLease?: LeaseKeeper; role?: LeaseKeeper; nodeJanitor?: NodeJanitor } = {};
 
   async function start(): Promise<NodeAgent> {
     if (closed) throw new Error('the node agent is closed');
     const known = new KnownContainers();
-    await seedSlots(store, runner, slots, log, known);
+    const seedOptions = sharing === undefined || node === undefined ? {} : { node };
+    await seedSlots(store, runner, slots, log, known, seedOptions);
+    const drain = { asked: false };
+    const nodeLease =
+      sharing === undefined || node === undefined
+        ? undefined
+        : new LeaseKeeper({
+            leases: sharing.leases,
+            name: nodeLeaseName(node),
+            identity: node,
+            node,
+            durationSeconds: sharing.leaseDurationSeconds,
+            log: log.child({ component: 'node-lease' }),
+            // Back after a loss: drop the containers of runs reassigned meanwhile before claiming again.
+            onAcquired: async (regained) => {
+              if (!regained) return;
+              const swept = await seedSlots(store, runner, slots, log, known, seedOptions);
+              log.info({ reassignedRemoved: swept.reassignedRemoved, running: swept.running }, 'node rejoined');
+            },
+          });
+    if (nodeLease !== undefined) shared.nodeLease = nodeLease;
+    await nodeLease?.start();
     const reconciler = new AgentRunReconciler({
       containers: known,
       store,
@@ -196,7 +254,8 @@ export async function prepareNodeAgent(options: NodeAgentOptions): Promise<Prepa
       retryDelayMs: config.retryDelayMs,
       logRetentionMs,
       events: tally,
-      ...compact({ node: options.node, prompts: options.prompts, tracing }),
+      ...compact({ node, prompts: options.prompts, tracing }),
+      ...(nodeLease === undefined ? {} : { claims: { mayClaim: () => !drain.asked && nodeLease.held(), releasing: () => drain.asked } }),
     });
     const controller = runController({
       store,
@@ -207,8 +266,42 @@ export async function prepareNodeAgent(options: NodeAgentOptions): Promise<Prepa
       observer: { reconciled: (outcome, seconds) => loopObserver?.reconciled(outcome, seconds), waited: (seconds) => loopObserver?.waited(seconds) },
     });
     loop.controller = controller;
+    const role =
+      sharing === undefined || node === undefined
+        ? undefined
+        : new LeaseKeeper({ leases: sharing.leases, name: JANITOR_LEASE, identity: node, durationSeconds: sharing.leaseDurationSeconds, log: log.child({ component: 'janitor-lease' }) });
+    if (role !== undefined) shared.role = role;
+    const nodeJanitor =
+      sharing === undefined || role === undefined
+        ? undefined
+        : new NodeJanitor({
+            store,
+            leases: sharing.leases,
+            leader: role,
+            leaseDurationSeconds: sharing.leaseDurationSeconds,
+            log: log.child({ component: 'janitor' }),
+            ...compact({ intervalMs: sharing.janitorIntervalMs, events: options.events }),
+          });
+    if (nodeJanitor !== undefined) shared.nodeJanitor = nodeJanitor;
     await janitor.start();
-    return { ...agent, controller };
+    await role?.start();
+    nodeJanitor?.start();
+    return {
+      ...agent,
+      controller,
+      ...(nodeLease === undefined ? {} : { leaseHeld: () => nodeLease.held() }),
+      ...(role === undefined ? {} : { janitorHeld: () => role.held() }),
+      ...(nodeLease === undefined
+        ? {}
+        : {
+            async drain() {
+              drain.asked = true;
+              log.info({ running: slots.running }, 'draining: no more claims');
+              while (slots.running > 0) await new Promise((resolveWait) => setTimeout(resolveWait, 500));
+              log.info({}, 'drained');
+            },
+          }),
+    };
   }
 
   const agent: PreparedNodeAgent = {
@@ -230,6 +323,9 @@ export async function prepareNodeAgent(options: NodeAgentOptions): Promise<Prepa
       closed = true;
       await starting?.catch(() => undefined);
       janitor.stop();
+      await shared.nodeJanitor?.stop();
+      await shared.role?.stop({ release: true });
+      await shared.nodeLease?.stop();
       await loop.controller?.stop();
       await api?.close();
     },

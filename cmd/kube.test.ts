@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { logAdvertiseUrlOf } from './kube.ts';
+import { leaseNamespaceOf, logAdvertiseUrlOf } from './kube.ts';
 
 describe('the log endpoint address a node agent records in status.logRef', () => {
   it('is the advertise URL when given, else the pod IP for a wildcard host, else the host', () => {
@@ -11,5 +11,18 @@ describe('the log endpoint address a node agent records in status.logRef', () =>
 
   it('refuses a wildcard host without a pod IP, naming the way out', () => {
     expect(() => logAdvertiseUrlOf({}, '0.0.0.0', 8586, {})).toThrow(/pass --log-advertise-url or set POD_IP/);
+  });
+});
+
+describe('the namespace of a node agent\'s Leases', () => {
+  it('is the flag, else $POD_NAMESPACE, else default', () => {
+    expect(leaseNamespaceOf({ leaseNamespace: 'ops' }, { POD_NAMESPACE: 'stromboli' })).toBe('ops');
+    expect(leaseNamespaceOf({}, { POD_NAMESPACE: 'stromboli' })).toBe('stromboli');
+    expect(leaseNamespaceOf({}, { POD_NAMESPACE: '' })).toBe('default');
+    expect(leaseNamespaceOf({}, {})).toBe('default');
+  });
+
+  it('refuses a name that is not a namespace, naming the flag', () => {
+    expect(() => leaseNamespaceOf({ leaseNamespace: 'Not_A_Namespace' }, {})).toThrow(/--lease-namespace/);
   });
 });

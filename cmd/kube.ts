@@ -15,6 +15,8 @@ import { loadKubeConfig } from '../controller/src/store/kube/kube-config.ts';
 import { KubePromptSource } from '../controller/src/store/kube/kube-prompt-source.ts';
 import { KubeRunEvents } from '../controller/src/store/kube/kube-run-events.ts';
 import { KubeStore } from '../controller/src/store/kube/kube-store.ts';
+import { KubeLeaseStore } from '../controller/src/store/kube/kube-leases.ts';
+import { DEFAULT_LEASE_DURATION_SECONDS } from '../controller/src/agentrun/lease-keeper.ts';
 import type { ServeConfig } from './config.ts';
 import { parseHostPort } from './config.ts';
 import type { NodeAgent } from './controller.ts';
@@ -41,6 +43,12 @@ export interface KubeAgentSettings {
   logTokenFile?: string;
   /** Keep-alive period of followed logs in ms. Default: the endpoint's (10 s). */
   logHeartbeatMs?: number;
+  /** Namespace of the node and janitor Leases (the same for every agent of a cluster). Default: $POD_NAMESPACE, else "default". */
+  leaseNamespace?: string;
+  /** leaseDurationSeconds of the agent's Leases. Default DEFAULT_LEASE_DURATION_SECONDS (15 s). */
+  leaseDurationSeconds?: number;
+  /** Time between the janitor's looks at the node Leases, in ms. Default: 2 s. */
+  janitorIntervalMs?: number;
 }
 
 /** A running node agent over the Kubernetes store. */
@@ -82,6 +90,14 @@ export function nodeNameOf(settings: KubeAgentSettings, env: Readonly<Record<str
   return name;
 }
 
+/** Where the Leases live: the setting, else the pod's namespace (downward API), else "default"; a DNS-1123 label either way. */
+export function leaseNamespaceOf(settings: Pick<KubeAgentSettings, 'leaseNamespace'>, env: Readonly<Record<string, string | undefined>>): string {
+  const fromEnv = env['POD_NAMESPACE'];
+  const namespace = settings.leaseNamespace ?? (fromEnv === undefined || fromEnv === '' ? 'default' : fromEnv);
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(namespace) || namespace.length > 63) throw new ValidationError(`lease namespace "${namespace}" is not a namespace name; pass --lease-namespace`);
+  return namespace;
+}
+
 export async function startKubeNodeAgent(config: ServeConfig, settings: KubeAgentSettings, log: RootLogger, env: Readonly<Record<string, string | undefined>> = process.env): Promise<KubeNodeAgent> {
   const nodeName = nodeNameOf(settings, env);
   const stateDir = resolve(config.stateDir);
@@ -90,17 +106,21 @@ export async function startKubeNodeAgent(config: ServeConfig, settings: KubeAgen
   const store = new KubeStore<AgentRunStatus>({ kubeConfig, ...compact({ namespace: settings.namespace }), defaultNamespace: config.defaultNamespace, log: log.child({ component: 'kube-store' }) });
   const events = new KubeRunEvents({ kubeConfig, reportingInstance: nodeName, log: log.child({ component: 'kube-events' }) });
   const prompts = new KubePromptSource(kubeConfig);
+  const leaseNamespace = leaseNamespaceOf(settings, env);
+  const leaseDurationSeconds = settings.leaseDurationSeconds ?? DEFAULT_LEASE_DURATION_SECONDS;
+  if (!Number.isInteger(leaseDurationSeconds) || leaseDurationSeconds < 1) throw new ValidationError(`lease duration ${leaseDurationSeconds} must be a whole number of seconds, at least 1`);
+  const sharing = { leases: new KubeLeaseStore({ kubeConfig, namespace: leaseNamespace }), leaseDurationSeconds, ...compact({ janitorIntervalMs: settings.janitorIntervalMs }) };
   const logEndpoint = await startLogEndpoint(store, stateDir, settings, log, env);
   const tracing = tracingFor(config);
   let agent: NodeAgent;
   try {
-    agent = await startNodeAgent({ store, config, stateDir, owner: `node-${nodeName}`, node: nodeName, env, log, events, prompts, ...compact({ logRef: logEndpoint?.logRef, tracing }) });
+    agent = await startNodeAgent({ store, config, stateDir, owner: `node-${nodeName}`, node: nodeName, env, log, events, prompts, sharing, ...compact({ logRef: logEndpoint?.logRef, tracing }) });
   } catch (err) {
     await logEndpoint?.close();
     await tracing?.shutdown();
     throw err;
   }
-  log.info({ nodeName, namespace: settings.namespace ?? '(all)', kubeconfig: source, stateDir, maxConcurrentRuns: config.maxConcurrentRuns }, 'node agent started');
+  log.info({ nodeName, namespace: settings.namespace ?? '(all)', kubeconfig: source, stateDir, maxConcurrentRuns: config.maxConcurrentRuns, leaseNamespace, leaseDurationSeconds }, 'node agent started');
   return {
     agent,
     store,

@@ -19,6 +19,7 @@ Commands:
   controller --store kube   run a node agent over a Kubernetes cluster's AgentRuns
                         [--kubeconfig FILE] [--namespace NS | --all-namespaces] [--node-name NAME]
                         [--log-address HOST:PORT --log-token-file FILE [--log-advertise-url URL]]
+                        [--lease-namespace NS ($POD_NAMESPACE, else default)] [--lease-duration-seconds N (15)]
                         (and the serve options --state-dir, --max-concurrent-runs, --image, ... of the agent)
   api --store kube      run the Stromboli API over a cluster's AgentRuns (logs from the node agents)
                         [--kubeconfig FILE] [--namespace NS] [--log-token-file FILE]
@@ -59,6 +60,8 @@ const OPTIONS = {
   'log-address': { type: 'string' },
   'log-advertise-url': { type: 'string' },
   'log-token-file': { type: 'string' },
+  'lease-namespace': { type: 'string' },
+  'lease-duration-seconds': { type: 'string' },
 } satisfies ParseArgsConfig['options'];
 
 /** Options that would put a secret on the command line, where every local user can read it. */
@@ -93,10 +96,10 @@ async function serverLogger(): Promise<RootLogger> {
   return createLogger();
 }
 
-/** Closes a started process gracefully on SIGTERM/SIGINT or a fatal error (30 s at most). */
-async function closeOnSignal(log: RootLogger, close: () => Promise<void>): Promise<void> {
+/** Closes a started process gracefully on SIGTERM/SIGINT or a fatal error (30 s at most); signals in `skip` are left to the caller. */
+async function closeOnSignal(log: RootLogger, close: () => Promise<void>, skip: Array<'SIGUSR2'> = []): Promise<void> {
   const { default: closeWithGrace } = await import('close-with-grace');
-  closeWithGrace({ delay: 30_000 }, async ({ err, signal }) => {
+  closeWithGrace({ delay: 30_000, skip }, async ({ err, signal }) => {
     if (err !== undefined) log.error({ err }, 'fatal error, shutting down');
     else log.info({ signal }, 'shutting down');
     await close();
@@ -109,6 +112,14 @@ async function serve(values: Record<string, unknown>): Promise<void> {
   const { startEmbedded } = await import('./serve.ts');
   const server = await startEmbedded(config, log);
   await closeOnSignal(log, () => server.close());
+}
+
+/** --lease-duration-seconds as a whole number of seconds (at least 1); a CliError otherwise. */
+function leaseSeconds(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  const text = String(value);
+  if (!/^\d+$/.test(text) || Number(text) < 1) throw new CliError(`invalid option: --lease-duration-seconds "${text}" must be a whole number of seconds, at least 1`, 2);
+  return Number(text);
 }
 
 /** `stromboli controller --store kube`: a node agent over the cluster's AgentRuns. */
@@ -127,10 +138,24 @@ async function controller(values: Record<string, unknown>): Promise<void> {
       logAddress: values['log-address'] as string | undefined,
       logAdvertiseUrl: values['log-advertise-url'] as string | undefined,
       logTokenFile: values['log-token-file'] as string | undefined,
+      leaseNamespace: values['lease-namespace'] as string | undefined,
+      leaseDurationSeconds: leaseSeconds(values['lease-duration-seconds']),
     }),
     log,
   );
-  await closeOnSignal(log, () => agent.close());
+  await closeOnSignal(log, () => agent.close(), agent.agent.drain === undefined ? [] : ['SIGUSR2']);
+  // SIGUSR2 drains (docs/multi-node.md): no more claims, the running runs finish, then a clean exit.
+  const drain = agent.agent.drain;
+  if (drain !== undefined) {
+    process.once('SIGUSR2', () => {
+      void drain()
+        .then(() => agent.close())
+        .then(() => process.exit(0), (err: unknown) => {
+          log.error({ err }, 'drain failed');
+          process.exit(1);
+        });
+    });
+  }
 }
 
 /** `stromboli api --store kube`: the Stromboli facade over the cluster's AgentRuns of one namespace. */

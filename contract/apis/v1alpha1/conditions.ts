@@ -20,6 +20,8 @@ export const Reasons = {
   // in progress (Succeeded=Unknown)
   Pending: 'Pending',
   Queued: 'Queued',
+  /** A node agent claimed the run (status.node names it) and is about to start it (Kubernetes mode, docs/multi-node.md). */
+  Claimed: 'Claimed',
   Suspended: 'Suspended',
   Starting: 'Starting',
   Running: 'Running',
@@ -53,6 +55,8 @@ export const Reasons = {
   /** The lifecycle hooks ran past spec.podman.lifecycle.hooksTimeout. */
   HookTimeout: 'HookTimeout',
   ContainerLost: 'ContainerLost',
+  /** The node agent named by status.node lost its Lease while the run was unfinished (docs/multi-node.md). */
+  NodeLost: 'NodeLost',
   StartFailed: 'StartFailed',
 } as const;
 export type Reason = (typeof Reasons)[keyof typeof Reasons];

@@ -2,8 +2,8 @@
 // AgentRunner, write the status once. Level-based: it never asks which event brought it here.
 import { randomUUID } from 'node:crypto';
 import type { AgentRunSpec, AgentRunStatus } from '../../../contract/apis/v1alpha1/index.ts';
-import { AgentRunSpecSchema, Reasons, describeZodError, reasonOf } from '../../../contract/apis/v1alpha1/index.ts';
-import { AppError, NotFoundError, TerminalError } from '../../../contract/errors.ts';
+import { AgentRunSpecSchema, Reasons, describeZodError, isTerminalPhase, reasonOf } from '../../../contract/apis/v1alpha1/index.ts';
+import { AppError, ConflictError, NotFoundError, TerminalError } from '../../../contract/errors.ts';
 import type { ReconcileContext, ReconcileResult, Reconciler } from '../reconcile/types.ts';
 import { Labels, containerName } from '../runner/names.ts';
 import type { RunIdentity } from '../runner/names.ts';
@@ -11,6 +11,7 @@ import type { AgentRunner, AttemptRecord, ObservedContainer } from '../runner/ty
 import type { Resource, ResourceStore } from '../../../contract/store/store.ts';
 import { refFromKey, refOf } from '../../../contract/store/store.ts';
 import { CLEANUP_FINALIZER, conclude, deadlineSeconds, decide } from './phases.ts';
+import { claimChange, ownershipOf } from './claims.ts';
 import type { Conclusion } from './phases.ts';
 import type { KnownContainers } from './known-containers.ts';
 import type { Slots } from './slots.ts';
@@ -37,6 +38,18 @@ export const DEFAULT_STOP_GRACE_SECONDS = 10;
 export const DEFAULT_LOG_RETENTION_MS = 7 * 24 * 3600 * 1000;
 /** A queued run looks again this often even if no slot frees (the slots wake it when one does). */
 export const QUEUED_RECHECK_MS = 60_000;
+/** A run this agent may not claim or start now (its Lease is not held) looks again this often. */
+export const CLAIM_GATE_RECHECK_MS = 2_000;
+
+/**
+ * Whether this agent may claim or start runs now: in Kubernetes mode, while it holds its node
+ * Lease (LeaseKeeper.held). An agent that may not still watches, stops and records its own runs.
+ */
+export interface ClaimGate {
+  mayClaim(): boolean;
+  /** True while the agent drains: a run of its own that would start now (a retry) is handed back, unclaimed, instead of waiting. Default: never. */
+  releasing?(): boolean;
+}
 
 export interface AgentRunReconcilerOptions {
   store: ResourceStore<AgentRunStatus>;
@@ -64,6 +77,14 @@ export interface AgentRunReconcilerOptions {
   prompts?: PromptSource;
   /** Spans for each reconcile, children of the trace of the request that created the run (its traceparent annotation). Default: noTracing. */
   tracing?: Tracing;
+  /**
+   * Several agents share the store (Kubernetes mode, docs/multi-node.md): a run is claimed (a
+   * status write naming this node, with the run's resourceVersion) before it is started, while
+   * the gate allows; runs naming another node are left alone (this agent's leftover container of
+   * one is removed, nothing is written); a conflict means another writer won, and the run is read
+   * again at once without noise. Default: none (the embedded mode: this node owns every run).
+   */
+  claims?: ClaimGate;
   /** Injectable clock (epoch ms). */
   now?: () => number;
 }
@@ -94,6 +115,7 @@ export class AgentRunReconciler implements Reconciler {
   readonly #events: RunEvents;
   readonly #tracing: Tracing;
   readonly #prompts: PromptSource;
+  readonly #claims: ClaimGate | undefined;
 
   constructor(options: AgentRunReconcilerOptions) {
     this.#store = options.store;
@@ -109,9 +131,22 @@ export class AgentRunReconciler implements Reconciler {
     this.#events = options.events ?? noRunEvents;
     this.#prompts = options.prompts ?? noPromptSource;
     this.#tracing = options.tracing ?? noTracing;
+    this.#claims = options.claims;
   }
 
   async reconcile(key: string, ctx: ReconcileContext): Promise<ReconcileResult> {
+    if (this.#claims === undefined) return this.#reconcile(key, ctx);
+    try {
+      return await this.#reconcile(key, ctx);
+    } catch (err) {
+      // Another writer won (an agent's claim, the janitor's fail-over): read again, no noise.
+      if (!(err instanceof ConflictError)) throw err;
+      ctx.log.debug({ err }, 'lost a write race; reading again');
+      return { requeueAfterMs: 0 };
+    }
+  }
+
+  async #reconcile(key: string, ctx: ReconcileContext): Promise<ReconcileResult> {
     let run: AgentRunResource;
     try {
       run = await this.#store.get(refFromKey(key));
@@ -130,6 +165,7 @@ export class AgentRunReconciler implements Reconciler {
     const parsed = parseSpec(run.spec);
     const status = run.status;
     const attempt = Math.max(1, status?.attempt ?? 1);
+    if (this.#claims !== undefined && ownershipOf(status, this.#node).kind === 'other') return this.#leaveToOther(key, run, attempt, ctx);
     const name = status?.containerName ?? containerName(identityOf(run), attempt);
     const mayExist =
       this.#containers === undefined ||
@@ -169,14 +205,29 @@ export class AgentRunReconciler implements Reconciler {
           await this.#write(run, { phase: 'Pending', reason: Reasons.Suspended, message: 'spec.suspend is true; the run starts when it is false' });
         }
         return {};
-      case 'add-finalizer': {
+      case 'add-finalizer':
+      case 'start': {
+        const spec = requireSpec(parsed);
+        let current = run;
+        if (this.#claims !== undefined) {
+          if (!this.#claims.mayClaim()) {
+            if (this.#claims.releasing?.() !== true || ownershipOf(status, this.#node).kind !== 'mine') return { requeueAfterMs: CLAIM_GATE_RECHECK_MS };
+            this.#slots.forget(key);
+            await this.#write(run, { phase: 'Pending', reason: reasonOf(status) ?? Reasons.Pending, message: `node ${this.#node} is draining; left for another node`, node: undefined }, { node: undefined });
+            return {};
+          }
+          if (ownershipOf(status, this.#node).kind !== 'mine') {
+            const claimed = await this.#claim(key, run, spec);
+            if (!('run' in claimed)) return claimed;
+            current = claimed.run;
+          }
+        }
+        if (action.type === 'start') return this.#start(key, current, spec, attempt, ctx);
         // Protect the container before it exists, then go on with the updated object (no extra round trip).
-        const protectedRun = await this.#store.setFinalizers(refOf(run), [...(run.metadata.finalizers ?? []), CLEANUP_FINALIZER], run.metadata.resourceVersion);
+        const protectedRun = await this.#store.setFinalizers(refOf(current), [...(current.metadata.finalizers ?? []), CLEANUP_FINALIZER], current.metadata.resourceVersion);
         if (protectedRun === undefined) return {};
-        return this.#start(key, protectedRun, requireSpec(parsed), attempt, ctx);
+        return this.#start(key, protectedRun, spec, attempt, ctx);
       }
-      case 'start':
-        return this.#start(key, run, requireSpec(parsed), attempt, ctx);
       case 'watch':
         this.#slots.markRunning(key);
         this.#runner.follow(identityOf(run), attempt, name);
@@ -202,19 +253,52 @@ export class AgentRunReconciler implements Reconciler {
     }
   }
 
+  /** Takes a slot, then writes the claim (status.node = this node) with the run's resourceVersion; a lost race throws ConflictError (the slot freed). */
+  async #claim(key: string, run: AgentRunResource, spec: AgentRunSpec): Promise<{ run: AgentRunResource } | ReconcileResult> {
+    const created = Date.parse(run.metadata.creationTimestamp) || 0;
+    if (!this.#slots.tryAcquire(key, spec.priority ?? 0, created)) return this.#queued(run);
+    try {
+      return { run: await this.#write(run, claimChange(this.#node), { node: this.#node }) };
+    } catch (err) {
+      this.#slots.release(key);
+      throw err;
+    }
+  }
+
+  /** No free slot: say so on the run (once per reason and generation) and wait for the slots to wake it. */
+  async #queued(run: AgentRunResource): Promise<ReconcileResult> {
+    const status = run.status;
+    if (reasonOf(status) !== Reasons.Queued || status?.observedGeneration !== run.metadata.generation) {
+      await this.#write(run, {
+        phase: 'Pending',
+        reason: Reasons.Queued,
+        message: `waiting for a free slot (${this.#slots.running} of ${this.#slots.limit} running)`,
+      });
+    }
+    return { requeueAfterMs: QUEUED_RECHECK_MS };
+  }
+
+  /**
+   * A run that names another node: never started, stopped or written here. A container of it this
+   * agent still has (it was reassigned while this agent was frozen or cut off) is removed.
+   */
+  async #leaveToOther(key: string, run: AgentRunResource, attempt: number, ctx: ReconcileContext): Promise<ReconcileResult> {
+    this.#slots.forget(key);
+    for (let a = 1; a <= attempt; a += 1) {
+      const name = containerName(identityOf(run), a);
+      if (this.#containers?.has(name) !== true) continue;
+      ctx.log.info({ container: name, node: run.status?.node }, 'removing the container of a run reassigned to another node');
+      await this.#runner.stop(name, this.#grace);
+      await this.#runner.remove(name);
+      this.#containers?.delete(name);
+    }
+    return {};
+  }
+
   async #start(key: string, run: AgentRunResource, spec: AgentRunSpec, attempt: number, ctx: ReconcileContext): Promise<ReconcileResult> {
     const status = run.status;
     const created = Date.parse(run.metadata.creationTimestamp) || 0;
-    if (!this.#slots.tryAcquire(key, spec.priority ?? 0, created)) {
-      if (reasonOf(status) !== Reasons.Queued || status?.observedGeneration !== run.metadata.generation) {
-        await this.#write(run, {
-          phase: 'Pending',
-          reason: Reasons.Queued,
-          message: `waiting for a free slot (${this.#slots.running} of ${this.#slots.limit} running)`,
-        });
-      }
-      return { requeueAfterMs: QUEUED_RECHECK_MS };
-    }
+    if (!this.#slots.tryAcquire(key, spec.priority ?? 0, created)) return this.#queued(run);
     const name = containerName(identityOf(run), attempt);
     // A fork gets its new id now, so status names it from the start and it can be resumed later.
     const forkFrom = spec.session?.fork === true && spec.session.resume === true ? spec.session.id : undefined;
@@ -336,6 +420,8 @@ export class AgentRunReconciler implements Reconciler {
     } catch (err) {
       // A user's manifest file cannot be deleted by us: the TTL only applies to runs the store can delete.
       if (err instanceof AppError && err.code === 'FORBIDDEN') return {};
+      // Already gone (the janitor, or a user, deleted it first).
+      if (err instanceof NotFoundError) return {};
       throw err;
     }
     return {};
@@ -363,12 +449,22 @@ export class AgentRunReconciler implements Reconciler {
     return {};
   }
 
-  /** The single status write of a reconcile; a changed phase or reason is also an event. */
-  async #write(run: AgentRunResource, change: StatusChange): Promise<void> {
-    const next = nextStatus(run.status, change, { generation: run.metadata.generation, node: this.#node, now: new Date(this.#now()).toISOString() });
+  /**
+   * The single status write of a reconcile; a changed phase or reason is also an event. It names
+   * this node, except (with claims) an unfinished run nobody claimed: a Queued or Suspended
+   * written for it stays unclaimed, for whichever agent has a slot first.
+   */
+  async #write(run: AgentRunResource, change: StatusChange, as: { node: string | undefined } = { node: this.#nodeOf(run, change) }): Promise<AgentRunResource> {
+    const next = nextStatus(run.status, change, { generation: run.metadata.generation, node: as.node, now: new Date(this.#now()).toISOString() });
     const written = await this.#store.updateStatus(refOf(run), next, run.metadata.resourceVersion);
     const event = transitionEvent(run.status, next);
     if (event !== undefined) this.#events.record(written, event);
+    return written;
+  }
+
+  #nodeOf(run: AgentRunResource, change: StatusChange): string | undefined {
+    if (this.#claims === undefined || isTerminalPhase(change.phase)) return this.#node;
+    return ownershipOf(run.status, this.#node).kind === 'mine' ? this.#node : undefined;
   }
 }
 

@@ -17,7 +17,7 @@ export interface RunEvent {
   reason: string;
   /** The status message (already bounded to 1 KiB and scrubbed of secret values). */
   message: string;
-  /** What the controller did: Queue, Suspend, Start, Retry, Succeed, Fail, Cancel. */
+  /** What the controller did: Queue, Suspend, Claim, Start, Retry, Succeed, Fail, Cancel. */
   action: string;
 }
 
@@ -46,6 +46,7 @@ function actionOf(status: AgentRunStatus, reason: string): string {
       if (reason === Reasons.Queued) return 'Queue';
       if (reason === Reasons.Suspended) return 'Suspend';
       if (reason === Reasons.Retrying) return 'Retry';
+      if (reason === Reasons.Claimed) return 'Claim';
       return 'Start';
   }
 }

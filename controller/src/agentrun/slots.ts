@@ -56,6 +56,16 @@ export class Slots {
     if (freed) this.#wakeNext();
   }
 
+  /**
+   * Like release, and also wakes the next runs in line when `key` only waited: with several
+   * agents, a run another agent claimed leaves this agent's line, and the one behind it moves up.
+   */
+  forget(key: string): void {
+    const freed = this.#running.delete(key);
+    const dropped = this.#waiting.delete(key);
+    if (freed || dropped) this.#wakeNext();
+  }
+
   get running(): number {
     return this.#running.size;
   }

@@ -31,7 +31,7 @@ describe('seedSlots', () => {
     const woken: string[][] = [];
     const slots = new Slots({ limit: 1, wake: (keys) => woken.push(keys) });
     const result = await seedSlots(store, runner, slots, quiet);
-    expect(result).toEqual({ running: 1, orphansRemoved: 1, waiting: 2 });
+    expect(result).toEqual({ running: 1, orphansRemoved: 1, reassignedRemoved: 0, waiting: 2 });
     expect(stopped).toEqual(['c-orphan']);
     expect(removed).toEqual(['c-orphan']);
     expect(slots.running).toBe(1);

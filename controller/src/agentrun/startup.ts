@@ -1,7 +1,10 @@
 // What a node agent does once before its first reconcile: look at the containers it owns and the
 // runs it has, so the concurrency limit starts exact after a restart (even after kill -9).
 // Running containers of known runs keep their slot (they are adopted by their next reconcile),
-// containers whose run is gone are removed, and every unfinished run is put in line.
+// containers whose run is gone are removed, and every unfinished run is put in line. With several
+// agents (options.node), only runs nobody claimed or this node's are put in line, and a container
+// whose run now names another node or a later attempt (reassigned while this agent was away) is
+// removed too: the same pass is the rejoin sweep after a lost Lease comes back.
 import type { AgentRunStatus } from '../../../contract/apis/v1alpha1/index.ts';
 import { isTerminalPhase } from '../../../contract/apis/v1alpha1/index.ts';
 import type { ResourceStore } from '../../../contract/store/store.ts';
@@ -12,6 +15,7 @@ import type { AgentRunner } from '../runner/types.ts';
 import { parseSpec } from './reconciler.ts';
 import type { KnownContainers } from './known-containers.ts';
 import type { Slots } from './slots.ts';
+import { ownershipOf } from './claims.ts';
 
 /** What seedSlots did, for the start-up log line. */
 export interface SeedResult {
@@ -19,6 +23,8 @@ export interface SeedResult {
   running: number;
   /** Containers whose run is gone, stopped and removed. */
   orphansRemoved: number;
+  /** Containers of runs reassigned to another node or attempt, stopped and removed (with options.node). */
+  reassignedRemoved: number;
   /** Unfinished runs put in line for a slot. */
   waiting: number;
 }
@@ -30,10 +36,12 @@ export async function seedSlots(
   slots: Slots,
   log: Pick<Logger, 'warn'>,
   known?: KnownContainers,
+  options: { node?: string } = {},
 ): Promise<SeedResult> {
   const runs = await store.list();
   const byUid = new Map(runs.map((r) => [r.metadata.uid, r]));
-  const result: SeedResult = { running: 0, orphansRemoved: 0, waiting: 0 };
+  const result: SeedResult = { running: 0, orphansRemoved: 0, reassignedRemoved: 0, waiting: 0 };
+  const node = options.node;
   for (const container of await runner.listManaged()) {
     const run = byUid.get(container.labels[Labels.uid] ?? '');
     if (run === undefined) {
@@ -42,6 +50,14 @@ export async function seedSlots(
       if (container.running) await runner.stop(container.name, 10);
       await runner.remove(container.name);
       result.orphansRemoved += 1;
+      continue;
+    }
+    if (node !== undefined && !isStillMine(run.status, container.labels[Labels.attempt], node)) {
+      log.warn({ container: container.name, node: run.status?.node }, 'removing the container of a run reassigned while this agent was away');
+      if (container.running) await runner.stop(container.name, 10);
+      await runner.remove(container.name);
+      known?.delete(container.name);
+      result.reassignedRemoved += 1;
       continue;
     }
     known?.add(container.name);
@@ -53,8 +69,16 @@ export async function seedSlots(
   for (const run of runs) {
     const parsed = parseSpec(run.spec);
     if (parsed.spec === undefined || isTerminalPhase(run.status?.phase)) continue;
+    if (node !== undefined && ownershipOf(run.status, node).kind === 'other') continue;
     slots.register(keyOf(refOf(run)), parsed.spec.priority ?? 0, Date.parse(run.metadata.creationTimestamp) || 0);
     result.waiting += 1;
   }
   return result;
+}
+
+/** A container of attempt `attempt` still belongs here: its run names this node and that attempt (or is finished, for settle to remove). */
+function isStillMine(status: AgentRunStatus | undefined, attempt: string | undefined, node: string): boolean {
+  if (ownershipOf(status, node).kind !== 'mine') return false;
+  if (isTerminalPhase(status?.phase)) return true;
+  return String(Math.max(1, status?.attempt ?? 1)) === (attempt ?? '1');
 }

@@ -24,7 +24,8 @@ export function statusMessage(message: string): string {
 }
 
 /** The status after `change`: conditions kept consistent with the phase, times set once. */
-export function nextStatus(previous: AgentRunStatus | undefined, change: StatusChange, context: { generation: number; node: string; now: string }): AgentRunStatus {
+/** context.node is written as status.node; without it status.node is what the change and the previous status say (a write for a run nobody claimed, or the janitor's). */
+export function nextStatus(previous: AgentRunStatus | undefined, change: StatusChange, context: { generation: number; node?: string | undefined; now: string }): AgentRunStatus {
   const { phase, reason, message, completed, ...fields } = change;
   const safeMessage = statusMessage(message);
   const next: Record<string, unknown> = { ...previous };
@@ -36,7 +37,7 @@ export function nextStatus(previous: AgentRunStatus | undefined, change: StatusC
   status.observedGeneration = context.generation;
   status.phase = phase;
   status.message = safeMessage;
-  status.node = context.node;
+  if (context.node !== undefined) status.node = context.node;
   status.conditions = conditionsFor(previous?.conditions, phase, reason, safeMessage, context.generation, context.now);
   if (completed === true && status.completionTime === undefined) status.completionTime = context.now;
   if (completed === true && status.duration === undefined && status.startTime !== undefined) {
@@ -118,5 +119,7 @@ export function conclusionChange(conclusion: { phase: Phase; reason: string; mes
       containerName: undefined,
     };
   }
-  return { ...facts, phase: conclusion.phase, reason: conclusion.reason, message: conclusion.message, completed: true };
+  // attempt too: a container that ended before its Running status could be written (an API
+  // server away meanwhile) leaves a run whose status never said which attempt it was.
+  return { ...facts, attempt, phase: conclusion.phase, reason: conclusion.reason, message: conclusion.message, completed: true };
 }

@@ -2,7 +2,7 @@
 // podman events, and the removal of everything a test's server created (by its owner label).
 // Commands go through node:child_process directly: the suites check the product's podman
 // client from the outside, so they must not share it.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { Labels } from '../../src/runner/names.ts';
 import { CONTAINERS_CONF, REPO_ROOT } from './repo.ts';
 
@@ -139,4 +139,59 @@ export async function containerEvents(label: { key: string; value: string }, sin
       const e = asRecord(JSON.parse(line) as unknown);
       return { id: String(e['ID'] ?? ''), name: String(e['Name'] ?? ''), status: String(e['Status'] ?? ''), time: String(e['Time'] ?? '') };
     });
+}
+
+/** A `podman events` stream being recorded (see followContainerEvents). */
+export interface EventRecorder {
+  /** The events seen so far. */
+  readonly events: PodmanEvent[];
+  /** Ends the stream (after a short wait for events still in flight); resolves with every event seen. */
+  stop(): Promise<PodmanEvent[]>;
+}
+
+/**
+ * Records container events of containers with `label` as they happen, from a `podman events`
+ * stream started now. Unlike containerEvents, it cannot lose events to the rotation of podman's
+ * events file (1 MB by default) when a test makes hundreds of containers. The stream repeats
+ * events when the file rotates (it reads the new file from its start): each event is kept once,
+ * by container id, status and time.
+ */
+export async function followContainerEvents(label: { key: string; value: string }): Promise<EventRecorder> {
+  const child = spawn('podman', ['events', '--filter', 'type=container', '--filter', `label=${label.key}=${label.value}`, '--format', 'json'], {
+    env: { ...process.env, CONTAINERS_CONF },
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  const events: PodmanEvent[] = [];
+  const seen = new Set<string>();
+  let partial = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    partial += chunk.toString('utf8');
+    let newline = partial.indexOf('\n');
+    while (newline >= 0) {
+      const line = partial.slice(0, newline).trim();
+      partial = partial.slice(newline + 1);
+      if (line !== '') {
+        const e = asRecord(JSON.parse(line) as unknown);
+        const event = { id: String(e['ID'] ?? ''), name: String(e['Name'] ?? ''), status: String(e['Status'] ?? ''), time: String(e['Time'] ?? '') };
+        const key = `${event.id}/${event.status}/${event.time}`;
+        if (!seen.has(key)) {
+          seen.add(key);
+          events.push(event);
+        }
+      }
+      newline = partial.indexOf('\n');
+    }
+  });
+  const exited = new Promise<void>((resolveExit) => child.once('exit', () => resolveExit()));
+  // podman prints nothing until the first event: give it a moment to subscribe.
+  await new Promise((resolveWait) => setTimeout(resolveWait, 1_000));
+  return {
+    events,
+    async stop() {
+      await new Promise((resolveWait) => setTimeout(resolveWait, 1_000));
+      child.kill('SIGTERM');
+      await exited;
+      return events;
+    },
+  };
 }

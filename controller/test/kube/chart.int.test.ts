@@ -28,7 +28,7 @@ const AGENT_RULES = [
   { apiGroups: ['stromboli.dev'], resources: ['agentruns/finalizers'], verbs: ['update'] },
   { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
 ];
-const LEASE_RULES = [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch'] }];
+const LEASE_RULES = [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'list', 'create', 'update'] }];
 const PROMPT_RULES = [{ apiGroups: [''], resources: ['configmaps', 'secrets'], verbs: ['get'] }];
 const API_RULES = [{ apiGroups: ['stromboli.dev'], resources: ['agentruns'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'] }];
 

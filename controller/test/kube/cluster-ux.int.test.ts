@@ -72,10 +72,12 @@ describe('events', () => {
         const items = (JSON.parse(got.stdout) as { items: Array<{ reason: string; type: string; reportingComponent?: string; involvedObject: { kind: string; uid: string } }> }).items;
         return items.map((e) => `${e.type}/${e.reason}/${e.involvedObject.kind}/${e.reportingComponent ?? ''}`).sort();
       }, { timeout: 20_000, interval: 300 })
-      .toEqual(['Normal/Running/AgentRun/stromboli.dev/controller', 'Normal/Succeeded/AgentRun/stromboli.dev/controller']);
+      // Claimed: the agent's claim on the run (docs/multi-node.md), before it starts it.
+      .toEqual(['Normal/Claimed/AgentRun/stromboli.dev/controller', 'Normal/Running/AgentRun/stromboli.dev/controller', 'Normal/Succeeded/AgentRun/stromboli.dev/controller']);
     const described = await kubectl(bed, ['describe', 'ar', name, '-n', namespace]);
     expect(described.exitCode, described.stderr).toBe(0);
     const events = described.stdout.slice(described.stdout.indexOf('Events:'));
+    expect(events).toMatch(/Normal\s+Claimed\s+.*claimed by node /);
     expect(events).toMatch(/Normal\s+Running\s+.*container stromboli-.* is running/);
     expect(events).toMatch(/Normal\s+Succeeded\s+.*claude finished successfully/);
   });

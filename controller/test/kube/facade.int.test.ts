@@ -95,7 +95,7 @@ beforeAll(async () => {
   dirs = [agentState, apiState];
   const log = createLogger({ level: 'debug', destination: capture });
   const agentConfig = ServeConfigSchema.parse({ stateDir: agentState, containersConf: CONTAINERS_CONF, image: FAKE_IMAGE, containerNetwork: 'none', maxConcurrentRuns: 4, pollMs: 1_000, retryDelayMs: 100 });
-  agent = await startKubeNodeAgent(agentConfig, { kubeconfig: bed.kubeconfigPath, namespace, nodeName, logAddress: '127.0.0.1:0', logTokenFile: tokenFile, logHeartbeatMs: 500 }, log, {});
+  agent = await startKubeNodeAgent(agentConfig, { kubeconfig: bed.kubeconfigPath, namespace, nodeName, leaseNamespace: namespace, logAddress: '127.0.0.1:0', logTokenFile: tokenFile, logHeartbeatMs: 500 }, log, {});
   const apiConfig = ServeConfigSchema.parse({ stateDir: apiState, port: 0, auth: 'off', rateLimitPerMinute: 0 });
   facade = await startKubeApi(apiConfig, { kubeconfig: bed.kubeconfigPath, namespace, logTokenFile: tokenFile, logConnectTimeoutMs: 2_000 }, log, {});
 });

@@ -24,7 +24,7 @@ export async function startLocalAgent(bed: KubeTestBed, namespace: string, nodeN
   await createNamespaceWithCrd(bed, namespace);
   const stateDir = await mkdtemp(join(tmpdir(), 'stromboli-node-'));
   const config = ServeConfigSchema.parse({ stateDir, containersConf: CONTAINERS_CONF, image: FAKE_IMAGE, maxConcurrentRuns: 4, pollMs: 1_000, retryDelayMs: 100 });
-  const agent = await startKubeNodeAgent(config, { kubeconfig: bed.kubeconfigPath, namespace, nodeName }, createLogger({ level: 'warn' }), {});
+  const agent = await startKubeNodeAgent(config, { kubeconfig: bed.kubeconfigPath, namespace, nodeName, leaseNamespace: namespace }, createLogger({ level: 'warn' }), {});
   return {
     agent,
     async close() {

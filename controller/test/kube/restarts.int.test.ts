@@ -52,7 +52,7 @@ describe('a node agent killed with kill -9 mid-run', () => {
     cleanup.add('delete the namespace', async () => void (await kubectl(bed, ['delete', 'namespace', namespace, '--wait=false'])));
     const stateDir = await mkdtemp(join(tmpdir(), 'stromboli-kill9-'));
     cleanup.add('remove the state directory', () => rm(stateDir, { recursive: true, force: true }));
-    const args = ['controller', '--store', 'kube', '--kubeconfig', bed.kubeconfigPath, '--namespace', namespace, '--node-name', nodeName, '--state-dir', stateDir, '--containers-conf', CONTAINERS_CONF, '--image', FAKE_IMAGE];
+    const args = ['controller', '--store', 'kube', '--kubeconfig', bed.kubeconfigPath, '--namespace', namespace, '--node-name', nodeName, '--lease-namespace', namespace, '--state-dir', stateDir, '--containers-conf', CONTAINERS_CONF, '--image', FAKE_IMAGE];
     const spawnAgent = (): ReturnType<typeof spawnStromboli> => spawnStromboli(cleanup, { args, owner: `node-${nodeName}`, readyMessage: 'node agent started', what: `node agent ${nodeName}` });
     const since = new Date();
 
@@ -99,7 +99,7 @@ describe('the API server and etcd restarted mid-run', () => {
     const stateDir = await mkdtemp(join(tmpdir(), 'stromboli-apirestart-'));
     cleanup.add('remove the state directory', () => rm(stateDir, { recursive: true, force: true }));
     const config = ServeConfigSchema.parse({ stateDir, containersConf: CONTAINERS_CONF, image: FAKE_IMAGE, pollMs: 1_000 });
-    const agent = await startKubeNodeAgent(config, { kubeconfig: plane.kubeconfigPath, namespace, nodeName }, createLogger({ level: 'error' }), {});
+    const agent = await startKubeNodeAgent(config, { kubeconfig: plane.kubeconfigPath, namespace, nodeName, leaseNamespace: namespace }, createLogger({ level: 'error' }), {});
     cleanup.add('stop the node agent and remove its containers', async () => {
       await agent.close();
       await removeContainersOfOwner(`node-${nodeName}`);
