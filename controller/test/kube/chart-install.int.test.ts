@@ -211,7 +211,7 @@ describe('the chart\'s identities doing their whole job', () => {
         const items = (JSON.parse(got.stdout) as { items: Array<{ reason: string; reportingInstance: string }> }).items;
         return items.map((e) => `${e.reason}/${e.reportingInstance}`).sort();
       }, { timeout: 20_000, interval: 300 })
-      .toEqual([`Running/${nodeName}`, `Succeeded/${nodeName}`]);
+      .toEqual([`Claimed/${nodeName}`, `Running/${nodeName}`, `Succeeded/${nodeName}`]);
 
     const configMap = await kubectl(bed, ['create', 'configmap', 'prompts', '-n', runs, '--from-literal=task=the prompt from a configmap']);
     expect(configMap.exitCode, configMap.stderr).toBe(0);
