@@ -1,6 +1,6 @@
 // X-Request-ID: echoed when the client sent a sane one, otherwise 16 random hex characters (as
 // Stromboli does); set on every response, and carried by every log line of the request.
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../../../contract/random-hex.ts';
 import type { FastifyInstance } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 
@@ -10,7 +10,7 @@ const SANE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 export function requestIdFor(request: IncomingMessage): string {
   const given = request.headers['x-request-id'];
   if (typeof given === 'string' && SANE_ID.test(given)) return given;
-  return randomBytes(8).toString('hex');
+  return randomHex(8);
 }
 
 export function registerRequestId(app: FastifyInstance): void {

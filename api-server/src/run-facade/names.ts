@@ -1,7 +1,7 @@
 // Names, labels and annotations of the AgentRuns the Stromboli facade creates. Stromboli's ids
 // (`run-<16 hex>`, `job-<16 hex>`) become the AgentRun names, so a client's id is the resource
 // name and `kubectl get ar job-…` finds the same thing `GET /jobs/job-…` shows.
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../../../contract/random-hex.ts';
 import type { StoredRun } from '../../../contract/ports.ts';
 
 /** Marks runs created through the Stromboli endpoints: the `/jobs` family shows these and only these. */
@@ -18,7 +18,7 @@ const ID = /^(run|job)-[0-9a-f]{16}$/;
 
 /** A fresh Stromboli-style id; 64 random bits, so a collision is retried rather than prevented. */
 export function newRunName(kind: RunKind): string {
-  return `${kind}-${randomBytes(8).toString('hex')}`;
+  return `${kind}-${randomHex(8)}`;
 }
 
 /**
