@@ -21,6 +21,8 @@ import type { ServeConfig } from './config.ts';
 import { parseHostPort } from './config.ts';
 import type { NodeAgent } from './controller.ts';
 import { startNodeAgent } from './controller.ts';
+import { Metrics, listenMetrics } from '../api-server/src/plugins/metrics.ts';
+import type { MetricsListener } from '../api-server/src/plugins/metrics.ts';
 import { tracingFor } from './telemetry.ts';
 
 /** Where a node agent finds its cluster and which runs it takes. */
@@ -58,6 +60,8 @@ export interface KubeNodeAgent {
   nodeName: string;
   /** The log endpoint's advertised base URL (what status.logRef starts with); undefined without logAddress. */
   logUrl?: string;
+  /** Where the agent's Prometheus metrics are served (`--metrics-address`); undefined without. */
+  metricsUrl?: string;
   close(): Promise<void>;
 }
 
@@ -120,13 +124,29 @@ export async function startKubeNodeAgent(config: ServeConfig, settings: KubeAgen
     await tracing?.shutdown();
     throw err;
   }
+  // The loop's, the runs', tokens' and cost metrics on their own listener, as `serve` serves them.
+  let metricsListener: MetricsListener | undefined;
+  if (config.metricsAddress !== undefined) {
+    const metrics = new Metrics({ loop: () => agent.metrics(), runs: () => agent.tally.totals() });
+    agent.observeLoop(metrics.loopObserver);
+    try {
+      metricsListener = await listenMetrics(metrics, parseHostPort(config.metricsAddress));
+    } catch (err) {
+      await agent.close();
+      await logEndpoint?.close();
+      await tracing?.shutdown();
+      throw err;
+    }
+    log.info({ url: metricsListener.url }, 'metrics serving');
+  }
   log.info({ nodeName, namespace: settings.namespace ?? '(all)', kubeconfig: source, stateDir, maxConcurrentRuns: config.maxConcurrentRuns, leaseNamespace, leaseDurationSeconds }, 'node agent started');
   return {
     agent,
     store,
     nodeName,
-    ...compact({ logUrl: logEndpoint?.url }),
+    ...compact({ logUrl: logEndpoint?.url, metricsUrl: metricsListener?.url }),
     async close() {
+      await metricsListener?.close();
       await agent.close();
       await events.flush();
       await logEndpoint?.close();

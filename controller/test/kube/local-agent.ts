@@ -18,12 +18,12 @@ export interface LocalAgent {
   close(): Promise<void>;
 }
 
-/** Creates `namespace` with the CRD and starts an agent named `nodeName` on it (4 slots, 1 s poll). */
+/** Creates `namespace` with the CRD and starts an agent named `nodeName` on it (4 slots, 1 s poll, metrics on a free loopback port). */
 export async function startLocalAgent(bed: KubeTestBed, namespace: string, nodeName: string): Promise<LocalAgent> {
   await ensureFakeImage();
   await createNamespaceWithCrd(bed, namespace);
   const stateDir = await mkdtemp(join(tmpdir(), 'stromboli-node-'));
-  const config = ServeConfigSchema.parse({ stateDir, containersConf: CONTAINERS_CONF, image: FAKE_IMAGE, maxConcurrentRuns: 4, pollMs: 1_000, retryDelayMs: 100 });
+  const config = ServeConfigSchema.parse({ stateDir, containersConf: CONTAINERS_CONF, image: FAKE_IMAGE, maxConcurrentRuns: 4, pollMs: 1_000, retryDelayMs: 100, metricsAddress: '127.0.0.1:0' });
   const agent = await startKubeNodeAgent(config, { kubeconfig: bed.kubeconfigPath, namespace, nodeName, leaseNamespace: namespace }, createLogger({ level: 'warn' }), {});
   return {
     agent,

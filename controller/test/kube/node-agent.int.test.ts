@@ -73,6 +73,14 @@ describe('a node agent over the Kubernetes API', () => {
     const hello = await statusOf('hello');
     expect(hello?.node).toBe(nodeName);
     expect(hello?.usage?.costUSD).toBeGreaterThan(0);
+
+    // The agent's own metrics listener (--metrics-address): the loop, the runs, tokens and cost.
+    const metricsUrl = local?.agent.metricsUrl;
+    expect(metricsUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+    const text = await (await fetch(metricsUrl ?? '')).text();
+    expect(text).toMatch(/^controller_runtime_reconcile_total\{controller="agentrun",result="success"\} [1-9]\d*$/m);
+    expect(text).toMatch(new RegExp(`^stromboli_agentrun_transitions_total\\{namespace="${namespace}",phase="Succeeded",reason="Succeeded"\\} [1-9]\\d*$`, 'm'));
+    expect(text).toMatch(new RegExp(`^stromboli_cost_usd_total\\{namespace="${namespace}",model="[^"]+"\\} [0-9.e-]+$`, 'm'));
   });
 
   it('lets kubectl wait for the Succeeded condition, and shows the columns in kubectl get', async () => {
