@@ -71,6 +71,8 @@ export interface ApiServer {
   /** Where the API listens, e.g. http://127.0.0.1:8585. */
   url: string;
   app: Awaited<ReturnType<typeof buildApp>>;
+  /** Where the metrics are served (`--metrics-address`); undefined without. */
+  metricsUrl?: string;
   /** Stops the metrics listener and the API (waiting requests answer 503, runs go on). */
   close(): Promise<void>;
 }
@@ -79,8 +81,8 @@ export interface ApiServer {
 export async function startApi(options: ApiServerOptions): Promise<ApiServer> {
   const { ports, config, auth, log } = options;
   const agentMetrics = options.agentMetrics;
-  const metrics =
-    config.metricsAddress === undefined || agentMetrics === undefined ? undefined : new Metrics({ loop: agentMetrics.loop, runs: agentMetrics.runs });
+  // A facade without a node agent in its process (Kubernetes mode) serves its request metrics only.
+  const metrics = config.metricsAddress === undefined ? undefined : new Metrics(agentMetrics === undefined ? {} : { loop: agentMetrics.loop, runs: agentMetrics.runs });
   if (metrics !== undefined) agentMetrics?.observeLoop(metrics.loopObserver);
   const app = await buildApp(ports, {
     logger: log.child({ component: 'api' }),
@@ -109,6 +111,7 @@ export async function startApi(options: ApiServerOptions): Promise<ApiServer> {
   return {
     url,
     app,
+    ...compact({ metricsUrl: metricsListener?.url }),
     async close() {
       await metricsListener?.close();
       await app.close();

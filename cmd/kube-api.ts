@@ -35,6 +35,8 @@ export interface KubeApi {
   app: ApiServer['app'];
   store: KubeStore<AgentRunStatus>;
   namespace: string;
+  /** Where the facade's request metrics are served (`--metrics-address`); undefined without. */
+  metricsUrl?: string;
   close(): Promise<void>;
 }
 
@@ -74,6 +76,7 @@ export async function startKubeApi(config: ServeConfig, settings: KubeApiSetting
     app: api.app,
     store,
     namespace,
+    ...compact({ metricsUrl: api.metricsUrl }),
     async close() {
       await api.close();
       await tracing?.shutdown();

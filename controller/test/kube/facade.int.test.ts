@@ -96,7 +96,7 @@ beforeAll(async () => {
   const log = createLogger({ level: 'debug', destination: capture });
   const agentConfig = ServeConfigSchema.parse({ stateDir: agentState, containersConf: CONTAINERS_CONF, image: FAKE_IMAGE, containerNetwork: 'none', maxConcurrentRuns: 4, pollMs: 1_000, retryDelayMs: 100 });
   agent = await startKubeNodeAgent(agentConfig, { kubeconfig: bed.kubeconfigPath, namespace, nodeName, leaseNamespace: namespace, logAddress: '127.0.0.1:0', logTokenFile: tokenFile, logHeartbeatMs: 500 }, log, {});
-  const apiConfig = ServeConfigSchema.parse({ stateDir: apiState, port: 0, auth: 'off', rateLimitPerMinute: 0 });
+  const apiConfig = ServeConfigSchema.parse({ stateDir: apiState, port: 0, auth: 'off', rateLimitPerMinute: 0, metricsAddress: '127.0.0.1:0' });
   facade = await startKubeApi(apiConfig, { kubeconfig: bed.kubeconfigPath, namespace, logTokenFile: tokenFile, logConnectTimeoutMs: 2_000 }, log, {});
 });
 
@@ -200,6 +200,11 @@ describe('the Stromboli facade over the Kubernetes API', () => {
     expect(health.components).toBeUndefined();
     expect((await api('/secrets')).status).toBe(404);
     expect((await api('/images')).status).toBe(404);
+    // Its metrics listener: the request metrics of a facade with no node agent in its process.
+    const metrics = await (await fetch(facade?.metricsUrl ?? '')).text();
+    expect(metrics).toMatch(/^http_requests_total\{method="GET",route="\/health",status="200"\} [1-9]\d*$/m);
+    expect(metrics).toMatch(/^http_requests_total\{method="GET",route="unmatched",status="404"\} [1-9]\d*$/m);
+    expect(metrics).not.toContain('controller_runtime_reconcile_total');
   });
 
   it('refuses a log request without the shared token (401) and serves it with the token', async () => {
