@@ -56,7 +56,7 @@ export async function startKubeApi(config: ServeConfig, settings: KubeApiSetting
   }
   const { kubeConfig, source } = loadKubeConfig(compact({ kubeconfigPath: settings.kubeconfig }));
   const store = new KubeStore<AgentRunStatus>({ kubeConfig, namespace, defaultNamespace: namespace, log: log.child({ component: 'kube-store' }) });
-  const tracing = tracingFor(config);
+  const tracing = await tracingFor(config);
   const api = await startApi({
     ...compact({ tracing }),
     ports: {

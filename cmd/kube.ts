@@ -115,7 +115,7 @@ export async function startKubeNodeAgent(config: ServeConfig, settings: KubeAgen
   if (!Number.isInteger(leaseDurationSeconds) || leaseDurationSeconds < 1) throw new ValidationError(`lease duration ${leaseDurationSeconds} must be a whole number of seconds, at least 1`);
   const sharing = { leases: new KubeLeaseStore({ kubeConfig, namespace: leaseNamespace }), leaseDurationSeconds, ...compact({ janitorIntervalMs: settings.janitorIntervalMs }) };
   const logEndpoint = await startLogEndpoint(store, stateDir, settings, log, env);
-  const tracing = tracingFor(config);
+  const tracing = await tracingFor(config);
   let agent: NodeAgent;
   try {
     agent = await startNodeAgent({ store, config, stateDir, owner: `node-${nodeName}`, node: nodeName, env, log, events, prompts, sharing, ...compact({ logRef: logEndpoint?.logRef, tracing }) });

@@ -54,7 +54,7 @@ export async function startEmbedded(config: ServeConfig, log: RootLogger, surrou
     // The API listens before the loop starts: the loop's first reconciles (one per stored run) and
     // the slots' seeding then never delay the first answers. Nothing is lost meanwhile: a run
     // created through the API is in the store, and the loop's watch starts with every run.
-    const tracing = tracingFor(config);
+    const tracing = await tracingFor(config);
     const agent = await prepareNodeAgent({ store, config, stateDir, owner, env, log, ...compact({ tracing }) });
     let api: ApiServer;
     let running: NodeAgent;
