@@ -13,7 +13,7 @@ import { parseArgs, promisify } from 'node:util';
 import { ServeConfigSchema } from '../cmd/config.ts';
 import { startEmbedded } from '../cmd/serve.ts';
 import { createLogger } from '../controller/src/log.ts';
-import { quantile } from './lib.ts';
+import { allSucceeded, quantile } from './lib.ts';
 
 const exec = promisify(execFile);
 
@@ -68,16 +68,7 @@ async function controllerBurst(round: number): Promise<number> {
   try {
     const names = new Set(Array.from({ length: runs }, (_, i) => `burst-${round}-${i}`));
     const started = performance.now();
-    const done = (async () => {
-      for await (const event of server.store.watch(watch.signal)) {
-        const phase = event.object.status?.phase;
-        if (!names.has(event.object.metadata.name) || phase === undefined || !['Succeeded', 'Failed', 'Cancelled'].includes(phase)) continue;
-        if (phase !== 'Succeeded') throw new Error(`${event.object.metadata.name} ended ${phase}: ${event.object.status?.message ?? ''}`);
-        names.delete(event.object.metadata.name);
-        if (names.size === 0) return performance.now() - started;
-      }
-      throw new Error('watch ended');
-    })();
+    const done = allSucceeded(server.store, names, started, watch.signal);
     await Promise.all(
       [...names].map((name) =>
         writeFile(join(runsDir, `${name}.yaml`), `apiVersion: stromboli.dev/v1alpha1\nkind: AgentRun\nmetadata:\n  name: ${name}\nspec:\n  prompt: ${JSON.stringify(`burst ${name}`)}\n`),

@@ -13,14 +13,13 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import type { AgentRunStatus } from '../contract/apis/v1alpha1/index.ts';
-import type { ResourceStore } from '../contract/store/store.ts';
 import { ServeConfigSchema } from '../cmd/config.ts';
 import { startKubeNodeAgent } from '../cmd/kube.ts';
 import { startEmbedded } from '../cmd/serve.ts';
 import { createLogger } from '../controller/src/log.ts';
 import { startTestControlPlane } from '../test-infra/kube/harness.ts';
 import { readKubeTools, REPO_ROOT } from '../test-infra/kube/tools.ts';
+import { allSucceeded } from './lib.ts';
 
 const exec = promisify(execFile);
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '200' }, parallel: { type: 'string', default: '8' } } });
@@ -33,18 +32,6 @@ const loadavg = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').s
 
 function manifest(name: string, withNamespace: boolean): string {
   return `apiVersion: stromboli.dev/v1alpha1\nkind: AgentRun\nmetadata:\n  name: ${name}\n${withNamespace ? `  namespace: ${namespace}\n` : ''}spec:\n  prompt: ${JSON.stringify(`bench ${name}`)}\n`;
-}
-
-/** Resolves with the ms from `started` until every name in `names` is Succeeded (rejects on another end). */
-async function allSucceeded(store: ResourceStore<AgentRunStatus>, names: Set<string>, started: number, signal: AbortSignal): Promise<number> {
-  for await (const event of store.watch(signal)) {
-    const phase = event.object.status?.phase;
-    if (!names.has(event.object.metadata.name) || phase === undefined || !['Succeeded', 'Failed', 'Cancelled'].includes(phase)) continue;
-    if (phase !== 'Succeeded') throw new Error(`${event.object.metadata.name} ended ${phase}: ${event.object.status?.message ?? ''}`);
-    names.delete(event.object.metadata.name);
-    if (names.size === 0) return performance.now() - started;
-  }
-  throw new Error('watch ended');
 }
 
 async function embeddedBurst(dir: string): Promise<number> {

@@ -4,6 +4,8 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EmbeddedServer } from '../cmd/serve.ts';
+import type { AgentRunStatus } from '../contract/apis/v1alpha1/index.ts';
+import type { ResourceStore } from '../contract/store/store.ts';
 
 /** The q-quantile (nearest rank) of the samples; NaN for none. */
 export function quantile(samples: readonly number[], q: number): number {
@@ -76,4 +78,16 @@ export async function timeManifestRun(server: EmbeddedServer, runsDir: string, n
   } finally {
     watch.abort();
   }
+}
+
+/** Resolves with the ms from `started` until every name in `names` is Succeeded (it empties `names`); rejects on another end. */
+export async function allSucceeded(store: Pick<ResourceStore<AgentRunStatus>, 'watch'>, names: Set<string>, started: number, signal: AbortSignal): Promise<number> {
+  for await (const event of store.watch(signal)) {
+    const phase = event.object.status?.phase;
+    if (!names.has(event.object.metadata.name) || phase === undefined || !['Succeeded', 'Failed', 'Cancelled'].includes(phase)) continue;
+    if (phase !== 'Succeeded') throw new Error(`${event.object.metadata.name} ended ${phase}: ${event.object.status?.message ?? ''}`);
+    names.delete(event.object.metadata.name);
+    if (names.size === 0) return performance.now() - started;
+  }
+  throw new Error('watch ended');
 }
