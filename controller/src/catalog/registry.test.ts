@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AppError, ValidationError } from '../../../contract/errors.ts';
 import { CommandError } from '../exec/command-error.ts';
+import { PodmanUnavailableError } from '../podman/client.ts';
 import type { PullOptions, SearchOptions } from '../podman/client.ts';
 import type { SearchHit } from '../podman/parse.ts';
 import { RegistryCatalog, qualifyImageRef } from './registry.ts';
@@ -77,6 +78,13 @@ describe('RegistryCatalog', () => {
     expect(err).toBeInstanceOf(AppError);
     expect(err).toMatchObject({ code: 'UPSTREAM_FAILED', message: 'registry search failed' });
     expect((err as Error).cause).toBeInstanceOf(CommandError);
+  });
+
+  it('passes on that podman cannot run at all (503), not a registry failure', async () => {
+    const { catalog, podman } = setup();
+    const unavailable = new PodmanUnavailableError('podman', new CommandError({ argv: ['podman'], result: { exitCode: 127, stdout: '', stderr: '', timedOut: false, aborted: false } }));
+    podman.searchImages = () => Promise.reject(unavailable);
+    await expect(catalog.search({ term: 'x', limit: 1, noTrunc: false })).rejects.toBe(unavailable);
   });
 
   it('pulls an image of its registry without TLS verification when insecure, and answers its id and full name', async () => {

@@ -5,6 +5,7 @@
 import { AppError, ValidationError } from '../../../contract/errors.ts';
 import type { PulledImage, RegistryHit } from '../../../contract/catalog.ts';
 import type { RegistryPort } from '../../../contract/ports.ts';
+import { PodmanUnavailableError } from '../podman/client.ts';
 import type { PodmanClient } from '../podman/client.ts';
 import { compact } from '../../../contract/compact.ts';
 import { checkImageRef } from './images.ts';
@@ -49,13 +50,17 @@ export class RegistryCatalog implements RegistryPort {
     this.#tlsVerify = options.insecure !== true;
   }
 
-  /** Repositories whose name contains `term` (a leading `HOST:PORT/` of this registry is dropped). UPSTREAM_FAILED when the registry cannot be read. */
+  /**
+   * Repositories whose name contains `term` (a leading `HOST:PORT/` of this registry is dropped).
+   * UPSTREAM_FAILED when the registry cannot be read; UNAVAILABLE when podman itself cannot run.
+   */
   async search(query: { term: string; limit: number; noTrunc: boolean }): Promise<RegistryHit[]> {
     const prefix = `${this.registry}/`;
     const term = query.term.startsWith(prefix) ? query.term.slice(prefix.length) : query.term;
     try {
       return await this.#podman.searchImages(`${prefix}${term}`, { limit: query.limit, noTrunc: query.noTrunc, tlsVerify: this.#tlsVerify });
     } catch (err) {
+      if (err instanceof PodmanUnavailableError) throw err;
       throw new AppError('UPSTREAM_FAILED', 'registry search failed', { cause: err, details: { registry: this.registry } });
     }
   }
