@@ -20,6 +20,14 @@ describe('serve configuration', () => {
     expect(ServeConfigSchema.safeParse({ stromboliApiVersion: '1.0' }).error?.issues[0]?.message).toMatch(/0\.3, 0\.4 or 0\.5/);
   });
 
+  it('has no image registry by default and takes HOST[:PORT] only, never a URL or a path', () => {
+    expect(ServeConfigSchema.parse({})).toMatchObject({ imageRegistryInsecure: 'off' });
+    expect(ServeConfigSchema.parse({}).imageRegistry).toBeUndefined();
+    expect(ServeConfigSchema.parse({ imageRegistry: '127.0.0.1:5000' }).imageRegistry).toBe('127.0.0.1:5000');
+    expect(ServeConfigSchema.parse({ imageRegistry: 'registry.internal' }).imageRegistry).toBe('registry.internal');
+    for (const bad of ['http://127.0.0.1:5000', '127.0.0.1:5000/stromboli', '-x', '']) expect(ServeConfigSchema.safeParse({ imageRegistry: bad }).success, bad).toBe(false);
+  });
+
   it('gives a node agent at least one reconcile worker per slot unless told otherwise', () => {
     expect(workersFor({ maxConcurrentRuns: 32 })).toBe(32);
     expect(workersFor({ maxConcurrentRuns: 2 })).toBe(16);

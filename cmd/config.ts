@@ -8,6 +8,7 @@ import type { WebhookSettings } from '../contract/ports.ts';
 import { DEFAULT_LOG_RETENTION_MS, DEFAULT_POLL_MS, DEFAULT_RETRY_DELAY_MS } from '../controller/src/agentrun/reconciler.ts';
 import { DEFAULT_RESYNC_MS } from '../controller/src/reconcile/controller.ts';
 import { DEFAULT_AGENT_IMAGE } from '../controller/src/runner/podman-runner.ts';
+import { REGISTRY_HOST_PATTERN } from '../controller/src/catalog/registry.ts';
 
 export const ServeConfigSchema = z.object({
   /** Watched directory of AgentRun manifests. Default ./runs. Never written to. */
@@ -26,6 +27,13 @@ export const ServeConfigSchema = z.object({
   containersConf: z.string().min(1).optional(),
   /** Image of runs that name none. Default localhost/stromboli/agent:latest. */
   image: z.string().min(1).default(DEFAULT_AGENT_IMAGE),
+  /**
+   * The container registry GET /images/search and POST /images/pull use, HOST[:PORT] (e.g.
+   * 127.0.0.1:5000); pulls are limited to it. Default: none, and both answer 503.
+   */
+  imageRegistry: z.string().regex(REGISTRY_HOST_PATTERN, 'HOST[:PORT], without a scheme or path').optional(),
+  /** Talk to imageRegistry over plain http or unverified TLS (podman --tls-verify=false). Default 'off'. */
+  imageRegistryInsecure: z.enum(['on', 'off']).default('off'),
   /**
    * Talk to podman through the node agent's own `podman system service` (the libpod REST API on
    * <stateDir>/podman.sock) instead of one CLI process per call. Default 'on'; where the service

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, realpath } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { AgentRunStatus } from '../contract/apis/v1alpha1/index.ts';
-import { HealthChecker, ImageCatalog, SecretCatalog, SessionCatalog, sessionInUse } from '../controller/src/catalog/index.ts';
+import { HealthChecker, ImageCatalog, RegistryCatalog, SecretCatalog, SessionCatalog, sessionInUse } from '../controller/src/catalog/index.ts';
 import type { RootLogger } from '../controller/src/log.ts';
 import type { ControllerHandle } from '../controller/src/reconcile/controller.ts';
 import { fileLogReader } from '../controller/src/runner/file-log-reader.ts';
@@ -69,6 +69,7 @@ export async function startEmbedded(config: ServeConfig, log: RootLogger, surrou
           sessions: new SessionCatalog({ dirs: agent.sessions, inUse: async (id) => sessionInUse(await store.list(), id) }),
           secrets: new SecretCatalog({ podman: agent.podman, reserved: agent.reservedSecrets }),
           images: new ImageCatalog({ podman: agent.podman, agentImage: config.image }),
+          ...compact({ registry: config.imageRegistry === undefined ? undefined : new RegistryCatalog({ podman: agent.podman, registry: config.imageRegistry, insecure: config.imageRegistryInsecure === 'on' }) }),
           webhooks: webhookSettingsFrom(env),
         },
         config,

@@ -13,6 +13,25 @@ export interface HealthComponent {
 /** Stromboli's ranks: 1 the agent image, 2 verified compatible, 3 ordinary (glibc assumed), 4 known incompatible (musl / no libc). */
 export type CompatibilityRank = 1 | 2 | 3 | 4;
 
+/** A repository a registry search found (GET /images/search). */
+export interface RegistryHit {
+  /** The registry, e.g. 127.0.0.1:5000. */
+  index: string;
+  /** The full repository name, e.g. 127.0.0.1:5000/stromboli/agent. */
+  name: string;
+  description: string;
+  stars: number;
+  official: boolean;
+  automated: boolean;
+}
+
+/** An image pulled from the registry (POST /images/pull). */
+export interface PulledImage {
+  imageId: string;
+  /** The fully qualified name it was pulled as. */
+  image: string;
+}
+
 /** A local image, one row per name. */
 export interface ImageInfo {
   id: string;

@@ -15,6 +15,7 @@ export const ErrorCodes = [
   'UNAVAILABLE',
   'TRANSIENT',
   'COMMAND_FAILED',
+  'UPSTREAM_FAILED',
   'IMAGE_NOT_FOUND',
   'TIMEOUT',
   'EXPIRED',

@@ -3,7 +3,7 @@
 // behind them (the store, the log reader, controller/src/catalog/); tests wire fakes. The facade
 // writes specs and reads status: nothing here starts a container.
 import type { AgentRunStatus } from './apis/v1alpha1/index.ts';
-import type { HealthComponent, HistoryMessage, ImageInfo, SecretInfo, SessionSummary } from './catalog.ts';
+import type { HealthComponent, HistoryMessage, ImageInfo, PulledImage, RegistryHit, SecretInfo, SessionSummary } from './catalog.ts';
 import type { NewResource, Resource, ResourceRef, ResourceStore } from './store/store.ts';
 
 /** Namespace + name of a run. */
@@ -75,6 +75,19 @@ export interface ImagePort {
   get(ref: string): Promise<ImageInfo | undefined>;
 }
 
+/**
+ * /images/search and /images/pull against the one configured registry
+ * (controller/src/catalog/registry.ts). Failures: ValidationError for a malformed name or one of
+ * another registry; UPSTREAM_FAILED when the registry cannot be searched; a command failure when
+ * the pull fails.
+ */
+export interface RegistryPort {
+  /** HOST[:PORT] of the registry, e.g. 127.0.0.1:5000. */
+  readonly registry: string;
+  search(query: { term: string; limit: number; noTrunc: boolean }): Promise<RegistryHit[]>;
+  pull(request: { image: string; platform?: string }): Promise<PulledImage>;
+}
+
 /** Everything buildApp needs. */
 export interface Ports {
   runs: RunStore;
@@ -91,8 +104,10 @@ export interface Ports {
   secrets?: SecretPort;
   /** /images*. Absent: those routes are not served. */
   images?: ImagePort;
+  /** /images/search and /images/pull. Absent: both answer 503 (no registry is configured). */
+  registry?: RegistryPort;
   /** Webhooks of async jobs (POST /run/async). Absent: unsigned, private targets refused. */
   webhooks?: WebhookSettings;
 }
 
-export type { HealthComponent, HistoryMessage, ImageInfo, SecretInfo, SessionSummary };
+export type { HealthComponent, HistoryMessage, ImageInfo, PulledImage, RegistryHit, SecretInfo, SessionSummary };

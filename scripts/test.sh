@@ -38,6 +38,9 @@ if [ -f test-infra/kube/setup.sh ]; then
   bash test-infra/kube/setup.sh || fail "Kubernetes test bed (test-infra/kube/setup.sh)"
 fi
 
+step "container registry of the tests (CNCF distribution)"
+bash test-infra/registry/setup.sh || fail "test registry (test-infra/registry/setup.sh)"
+
 step "type check";          npx tsc -p tsconfig.json || fail "type check"
 step "lint";                npx eslint . || fail "lint"
 step "import boundaries";   npx depcruise --config .dependency-cruiser.cjs cmd contract controller api-server scripts bench test-infra || fail "import boundaries"

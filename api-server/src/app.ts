@@ -109,7 +109,7 @@ export async function buildApp(ports: Ports, options: AppOptions = {}): Promise<
       const shapes = options.apiShapes ?? 'v0.5';
       if (ports.sessions !== undefined) await authenticated.register(sessionRoutes, { sessions: ports.sessions, shapes });
       if (ports.secrets !== undefined) await authenticated.register(secretRoutes, { secrets: ports.secrets, shapes });
-      if (ports.images !== undefined) await authenticated.register(imageRoutes, { images: ports.images });
+      if (ports.images !== undefined) await authenticated.register(imageRoutes, { images: ports.images, ...compact({ registry: ports.registry }) });
     });
   });
   return app;

@@ -16,6 +16,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   UNAVAILABLE: 503,
   TRANSIENT: 503,
   COMMAND_FAILED: 500,
+  UPSTREAM_FAILED: 502,
   IMAGE_NOT_FOUND: 404,
   TIMEOUT: 504,
   EXPIRED: 410,
@@ -33,7 +34,7 @@ export function toHttpError(err: unknown): HttpError {
   if (isAppError(err)) {
     const statusCode = HTTP_STATUS[err.code];
     if (statusCode < 500) return { statusCode, code: err.code, message: err.message };
-    if (err.code === 'UNAVAILABLE' || err.code === 'TRANSIENT' || err.code === 'TIMEOUT') return { statusCode, code: err.code, message: err.message };
+    if (err.code === 'UNAVAILABLE' || err.code === 'TRANSIENT' || err.code === 'TIMEOUT' || err.code === 'UPSTREAM_FAILED') return { statusCode, code: err.code, message: err.message };
   }
   return { statusCode: 500, code: 'INTERNAL', message: 'internal server error' };
 }

@@ -12,10 +12,10 @@ describe('serve flags', () => {
   it('map every flag onto the config schema', () => {
     const values = parse([
       '--port', '9000', '--allowed-volume', '/a', '--allowed-volume', '/b', '--container-env', 'A=1', '--container-env', 'B=x=y',
-      '--no-auth', '--metrics-address', '127.0.0.1:9090', '--runs-dir', 'r',
+      '--no-auth', '--metrics-address', '127.0.0.1:9090', '--runs-dir', 'r', '--image-registry', '127.0.0.1:5000', '--image-registry-insecure',
     ]);
     const config = ServeConfigSchema.parse(serveConfigInput(values));
-    expect(config).toMatchObject({ port: 9000, allowedVolumes: ['/a', '/b'], containerEnv: { A: '1', B: 'x=y' }, auth: 'off', metricsAddress: '127.0.0.1:9090', runsDir: 'r' });
+    expect(config).toMatchObject({ port: 9000, allowedVolumes: ['/a', '/b'], containerEnv: { A: '1', B: 'x=y' }, auth: 'off', metricsAddress: '127.0.0.1:9090', runsDir: 'r', imageRegistry: '127.0.0.1:5000', imageRegistryInsecure: 'on' });
     for (const flag of SERVE_FLAGS) expect(Object.keys(ServeConfigSchema.shape)).toContain(flag.key);
   });
 

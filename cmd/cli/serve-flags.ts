@@ -28,6 +28,8 @@ export const SERVE_FLAGS: readonly ServeFlag[] = [
   { flag: 'allowed-volume', key: 'allowedVolumes', kind: 'list', value: 'PATH', note: 'repeatable' },
   { flag: 'containers-conf', key: 'containersConf', kind: 'string', value: 'FILE' },
   { flag: 'image', key: 'image', kind: 'string', value: 'REF' },
+  { flag: 'image-registry', key: 'imageRegistry', kind: 'string', value: 'HOST:PORT', note: 'the one registry /images/search and /images/pull use; default none (503)' },
+  { flag: 'image-registry-insecure', key: 'imageRegistryInsecure', kind: 'on-off', note: 'plain http / unverified TLS to --image-registry; default off' },
   { flag: 'podman-api', key: 'podmanApi', kind: 'on-off', note: '--no-podman-api: every podman call through the CLI; default: on, the CLI when the service cannot start' },
   { flag: 'container-network', key: 'containerNetwork', kind: 'string', value: 'MODE' },
   { flag: 'anthropic-base-url', key: 'anthropicBaseUrl', kind: 'string', value: 'URL' },

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../../contract/errors.ts';
 import { buildApp } from '../app.ts';
 import { stubLogReader, stubRunStore } from '../../test/helpers/stub-ports.ts';
-import type { ImageInfo, ImagePort } from '../../../contract/ports.ts';
+import type { ImageInfo, ImagePort, PulledImage, RegistryHit, RegistryPort } from '../../../contract/ports.ts';
+import { AppError } from '../../../contract/errors.ts';
 import { NO_REGISTRY_PULL, NO_REGISTRY_SEARCH } from './images.ts';
 
 const AGENT: ImageInfo = {
@@ -30,9 +31,33 @@ class FakeImages implements ImagePort {
   }
 }
 
+const HIT: RegistryHit = { index: '127.0.0.1:5000', name: '127.0.0.1:5000/stromboli/agent', description: 'the agent', stars: 0, official: false, automated: false };
+
+/** A registry that records what it was asked and answers with HIT, or fails as told. */
+class FakeRegistry implements RegistryPort {
+  readonly registry = '127.0.0.1:5000';
+  readonly searches: { term: string; limit: number; noTrunc: boolean }[] = [];
+  failure: Error | undefined;
+  async search(query: { term: string; limit: number; noTrunc: boolean }): Promise<RegistryHit[]> {
+    this.searches.push(query);
+    if (this.failure !== undefined) throw this.failure;
+    return [HIT];
+  }
+  async pull(request: { image: string; platform?: string }): Promise<PulledImage> {
+    if (this.failure !== undefined) throw this.failure;
+    if (request.image.startsWith('other.test/')) throw new ValidationError('image must come from the configured registry 127.0.0.1:5000');
+    return { imageId: 'f'.repeat(64), image: `127.0.0.1:5000/${request.image}` };
+  }
+}
+
 async function setup() {
   const images = new FakeImages();
   return { images, app: await buildApp({ runs: stubRunStore(), logs: stubLogReader(), images }) };
+}
+
+async function setupWithRegistry() {
+  const registry = new FakeRegistry();
+  return { registry, app: await buildApp({ runs: stubRunStore(), logs: stubLogReader(), images: new FakeImages(), registry }) };
 }
 
 const agentBody = {
@@ -124,5 +149,59 @@ describe('POST /images/pull', () => {
     const res = await app.inject({ method: 'POST', url: '/images/pull', payload: { image: 'docker.io/library/node:22' } });
     expect(res.statusCode).toBe(503);
     expect(res.json()).toEqual({ error: NO_REGISTRY_PULL });
+  });
+});
+
+describe('GET /images/search with a configured registry', () => {
+  it("answers Stromboli's results shape, asking for 25 results by default", async () => {
+    const { app, registry } = await setupWithRegistry();
+    const res = await app.inject({ method: 'GET', url: '/images/search?q=stromboli' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ results: [{ index: '127.0.0.1:5000', name: '127.0.0.1:5000/stromboli/agent', description: 'the agent', stars: 0, official: false, automated: false }] });
+    expect(registry.searches).toEqual([{ term: 'stromboli', limit: 25, noTrunc: false }]);
+  });
+
+  it('reads a limit over 100 as 100 and no_trunc=true as full descriptions', async () => {
+    const { app, registry } = await setupWithRegistry();
+    await app.inject({ method: 'GET', url: '/images/search?q=a&limit=500&no_trunc=true' });
+    expect(registry.searches).toEqual([{ term: 'a', limit: 100, noTrunc: true }]);
+  });
+
+  it('still answers 400 for a missing q or a bad limit', async () => {
+    const { app } = await setupWithRegistry();
+    expect((await app.inject({ method: 'GET', url: '/images/search' })).statusCode).toBe(400);
+    expect((await app.inject({ method: 'GET', url: '/images/search?q=a&limit=0' })).json()).toEqual({ error: 'invalid limit parameter' });
+  });
+
+  it('answers 502 registry search failed when the registry cannot be searched', async () => {
+    const { app, registry } = await setupWithRegistry();
+    registry.failure = new AppError('UPSTREAM_FAILED', 'registry search failed');
+    const res = await app.inject({ method: 'GET', url: '/images/search?q=a' });
+    expect(res.statusCode).toBe(502);
+    expect(res.json()).toEqual({ error: 'registry search failed' });
+  });
+});
+
+describe('POST /images/pull with a configured registry', () => {
+  it("answers Stromboli's success shape with the image id and full name", async () => {
+    const { app } = await setupWithRegistry();
+    const res = await app.inject({ method: 'POST', url: '/images/pull', payload: { image: 'stromboli/agent:latest', quiet: true } });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ success: true, image_id: 'f'.repeat(64), image: '127.0.0.1:5000/stromboli/agent:latest' });
+  });
+
+  it('answers 400 naming the configured registry for an image of another registry', async () => {
+    const { app } = await setupWithRegistry();
+    const res = await app.inject({ method: 'POST', url: '/images/pull', payload: { image: 'other.test/x' } });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toEqual({ error: 'image must come from the configured registry 127.0.0.1:5000' });
+  });
+
+  it('answers 500 failed to pull image when podman cannot pull it, hiding its output', async () => {
+    const { app, registry } = await setupWithRegistry();
+    registry.failure = new AppError('COMMAND_FAILED', 'podman pull failed: manifest unknown');
+    const res = await app.inject({ method: 'POST', url: '/images/pull', payload: { image: 'stromboli/missing' } });
+    expect(res.statusCode).toBe(500);
+    expect(res.json()).toEqual({ error: 'failed to pull image' });
   });
 });

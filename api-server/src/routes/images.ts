@@ -1,12 +1,12 @@
-// Local images (stromboli.md §1.9): list and detail, ranked for the Claude CLI. This product has
-// no container registry, so search and pull validate their input as Stromboli does and then
-// answer 503 with what to do instead; they never reach the network.
+// Images (stromboli.md §1.9): local list and detail, ranked for the Claude CLI; search and pull
+// against the one configured registry (RegistryPort). Without a registry, search and pull
+// validate their input as Stromboli does and then answer 503 with what to do instead.
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AppError, NotFoundError, ValidationError } from '../../../contract/errors.ts';
-import { errorOnly, errorOnlyEnvelope } from '../plugins/envelopes.ts';
-import type { ImageInfo, ImagePort } from '../../../contract/ports.ts';
+import { errorOnly } from '../plugins/envelopes.ts';
+import type { ImageInfo, ImagePort, RegistryPort } from '../../../contract/ports.ts';
 import { compact } from '../../../contract/compact.ts';
 
 export const NO_REGISTRY_SEARCH = 'image search is not available: no container registry is configured; GET /images lists the local images';
@@ -49,8 +49,14 @@ function toBody(image: ImageInfo): z.infer<typeof ImageSchema> {
   };
 }
 
+const SearchResultSchema = z.object({ index: z.string(), name: z.string(), description: z.string(), stars: z.number().int(), official: z.boolean(), automated: z.boolean() });
+const DEFAULT_SEARCH_LIMIT = 25;
+const MAX_SEARCH_LIMIT = 100;
+
 export interface ImageRoutesOptions {
   images: ImagePort;
+  /** The registry search and pull use; default none: both answer 503. */
+  registry?: RegistryPort;
 }
 
 export const imageRoutes: FastifyPluginAsync<ImageRoutesOptions> = async (fastify, opts) => {
@@ -70,17 +76,23 @@ export const imageRoutes: FastifyPluginAsync<ImageRoutesOptions> = async (fastif
     {
       schema: {
         tags: ['images'],
-        summary: 'Registry search: not available (no registry is configured)',
-        querystring: z.object({ q: z.string().optional(), limit: z.string().optional().describe('1-100, default 25.'), no_trunc: z.string().optional() }),
-        response: { 400: ErrorBody, 503: ErrorBody },
+        summary: 'Search the configured registry (503 when none is configured)',
+        querystring: z.object({ q: z.string().optional(), limit: z.string().optional().describe('1-100, default 25; more is read as 100.'), no_trunc: z.string().optional() }),
+        response: { 200: z.object({ results: z.array(SearchResultSchema) }), 400: ErrorBody, 502: ErrorBody, 503: ErrorBody },
       },
-      config: { errorEnvelope: errorOnlyEnvelope },
+      config: { errorEnvelope: errorOnly('registry search failed') },
     },
     async (request) => {
-      const { q, limit } = request.query;
+      const { q, limit, no_trunc: noTrunc } = request.query;
       if (q === undefined || q.trim() === '') throw new ValidationError("query parameter 'q' is required");
       if (limit !== undefined && (!/^\d{1,9}$/.test(limit) || Number(limit) < 1)) throw new ValidationError('invalid limit parameter');
-      throw new AppError('UNAVAILABLE', NO_REGISTRY_SEARCH);
+      if (opts.registry === undefined) throw new AppError('UNAVAILABLE', NO_REGISTRY_SEARCH);
+      const hits = await opts.registry.search({
+        term: q.trim(),
+        limit: Math.min(limit === undefined ? DEFAULT_SEARCH_LIMIT : Number(limit), MAX_SEARCH_LIMIT),
+        noTrunc: noTrunc === 'true' || noTrunc === '1',
+      });
+      return { results: hits };
     },
   );
 
@@ -89,14 +101,17 @@ export const imageRoutes: FastifyPluginAsync<ImageRoutesOptions> = async (fastif
     {
       schema: {
         tags: ['images'],
-        summary: 'Registry pull: not available (no registry is configured)',
-        body: z.object({ image: z.string().min(1), platform: z.string().optional(), quiet: z.boolean().optional() }),
-        response: { 400: ErrorBody, 503: ErrorBody },
+        summary: 'Pull from the configured registry (503 when none is configured)',
+        body: z.object({ image: z.string().min(1), platform: z.string().optional(), quiet: z.boolean().optional().describe('Accepted; the pull is always quiet.') }),
+        response: { 200: z.object({ success: z.literal(true), image_id: z.string(), image: z.string() }), 400: ErrorBody, 500: ErrorBody, 503: ErrorBody },
       },
-      config: { errorEnvelope: errorOnlyEnvelope },
+      config: { errorEnvelope: errorOnly('failed to pull image') },
     },
-    async () => {
-      throw new AppError('UNAVAILABLE', NO_REGISTRY_PULL);
+    async (request) => {
+      if (opts.registry === undefined) throw new AppError('UNAVAILABLE', NO_REGISTRY_PULL);
+      const { image, platform } = request.body;
+      const pulled = await opts.registry.pull({ image, ...compact({ platform }) });
+      return { success: true as const, image_id: pulled.imageId, image: pulled.image };
     },
   );
 

@@ -1,6 +1,6 @@
 // Local images as the API shows them (Stromboli's image discovery): one row per name, ranked by
-// how well it runs the Claude CLI. Only local storage is read: this product has no registry, so
-// nothing is ever searched or pulled.
+// how well it runs the Claude CLI. Only local storage is read; searching and pulling are the
+// configured registry's (registry.ts).
 import { ValidationError } from '../../../contract/errors.ts';
 import type { CompatibilityRank, ImageInfo } from '../../../contract/catalog.ts';
 import type { ImagePort } from '../../../contract/ports.ts';

@@ -226,6 +226,42 @@ describe('PodmanClient images', () => {
   });
 });
 
+describe('PodmanClient registry', () => {
+  const PULLED = '49039e67d850d082f9b766ba7de4fc70e25c20c0c0c51b3d61dbd2f43df97f5a';
+
+  it('searches one registry with a limit, verifying TLS unless told not to', async () => {
+    const { client } = setup((f) =>
+      f.onRun(['/usr/bin/podman', 'search', '--format', 'json', '--limit', '25', '--tls-verify=false', '127.0.0.1:45123/fake'], { stdout: fixture('search.json') }),
+    );
+    expect(await client.searchImages('127.0.0.1:45123/fake', { limit: 25, tlsVerify: false })).toEqual([
+      { index: '127.0.0.1:45123', name: '127.0.0.1:45123/stromboli/fake-claude', description: '', stars: 0, official: false, automated: false },
+    ]);
+  });
+
+  it('reads an empty search output (podman prints nothing when no repository matches) as no results', async () => {
+    const { client } = setup((f) => f.onRun(['/usr/bin/podman', 'search', '--format', 'json', '--limit', '5', '--no-trunc', '--tls-verify=true', 'r.test/none'], { stdout: '' }));
+    expect(await client.searchImages('r.test/none', { limit: 5, noTrunc: true })).toEqual([]);
+  });
+
+  it('fails a search of an unreachable registry with a command error (exit 125)', async () => {
+    const { client } = setup((f) => f.onRun(['/usr/bin/podman', 'search', '--format', 'json', '--limit', '1', '--tls-verify=true', 'r.test/x'], { exitCode: 125, stderr: 'connection refused' }));
+    await expect(client.searchImages('r.test/x', { limit: 1 })).rejects.toMatchObject({ code: 'COMMAND_FAILED', exitCode: 125 });
+  });
+
+  it('pulls quietly and returns the image id podman prints', async () => {
+    const { client } = setup((f) =>
+      f.onRun(['/usr/bin/podman', 'pull', '--quiet', '--platform', 'linux/amd64', '--tls-verify=false', 'r.test/a:1'], { stdout: `${PULLED}\n` }),
+    );
+    expect(await client.pullImage('r.test/a:1', { platform: 'linux/amd64', tlsVerify: false })).toBe(PULLED);
+  });
+
+  it('fails a pull of a missing image with a command error, and refuses a name read as a flag', async () => {
+    const { client } = setup((f) => f.onRun(['/usr/bin/podman', 'pull', '--quiet', '--tls-verify=true', 'r.test/missing'], { exitCode: 125 }));
+    await expect(client.pullImage('r.test/missing')).rejects.toBeInstanceOf(CommandError);
+    await expect(client.pullImage('--all-tags')).rejects.toBeInstanceOf(ValidationError);
+  });
+});
+
 describe('PodmanClient secrets', () => {
   const LS = ['/usr/bin/podman', 'secret', 'ls', '--format', '{{json .}}'];
 

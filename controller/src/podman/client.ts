@@ -14,8 +14,8 @@
 import { AppError, ValidationError } from '../../../contract/errors.ts';
 import { CommandError } from '../exec/command-error.ts';
 import type { ExecResult, Executor, StreamHandle } from '../exec/executor.ts';
-import { parseContainerId, parseContainerInspect, parseContainerList, parseImageList, parseSecretList } from './parse.ts';
-import type { ContainerState, ContainerSummary, ImageSummary, SecretSummary } from './parse.ts';
+import { parseContainerId, parseContainerInspect, parseContainerList, parseImageId, parseImageList, parseSearchResults, parseSecretList } from './parse.ts';
+import type { ContainerState, ContainerSummary, ImageSummary, SearchHit, SecretSummary } from './parse.ts';
 import { compact } from '../../../contract/compact.ts';
 
 /** Default time limit of one short podman command (everything but logs and wait). */
@@ -63,6 +63,26 @@ export interface LogsOptions {
   signal?: AbortSignal;
   /** Only lines logged at or after this time (`--since`); default: all. */
   since?: Date;
+}
+
+/** Options of PodmanClient.searchImages and pullImage. */
+export interface RegistryOptions {
+  /** Require TLS and a trusted certificate (`--tls-verify`); default true. False for a plain-http loopback registry. */
+  tlsVerify?: boolean;
+}
+
+/** Options of PodmanClient.searchImages. */
+export interface SearchOptions extends RegistryOptions {
+  /** At most this many results (`--limit`). */
+  limit: number;
+  /** Full descriptions (`--no-trunc`); default false. */
+  noTrunc?: boolean;
+}
+
+/** Options of PodmanClient.pullImage. */
+export interface PullOptions extends RegistryOptions {
+  /** OS/ARCH[/VARIANT] to pull (`--platform`); default: this machine's. */
+  platform?: string;
 }
 
 /** podman cannot be run at all (not installed, not executable): code UNAVAILABLE. */
@@ -177,6 +197,27 @@ export class PodmanClient {
     return parseImageList(result.stdout);
   }
 
+  /**
+   * Repositories of one registry matching `term` (HOST:PORT/TERM): podman reads a v2 registry's
+   * catalog and keeps the names containing TERM. Exit 125 for an unreachable registry.
+   */
+  async searchImages(term: string, options: SearchOptions): Promise<SearchHit[]> {
+    checkName(term);
+    const args = ['search', '--format', 'json', '--limit', String(options.limit), ...(options.noTrunc === true ? ['--no-trunc'] : []), tlsFlag(options), term];
+    const { argv, result } = await this.#podman(args);
+    if (result.exitCode !== 0) throw this.#failure(argv, result, 'podman search failed');
+    return parseSearchResults(result.stdout);
+  }
+
+  /** Pulls `ref` into local storage and returns its image id. Exit 125 for a missing image or registry. */
+  async pullImage(ref: string, options: PullOptions = {}): Promise<string> {
+    checkName(ref);
+    const platform = options.platform === undefined ? [] : ['--platform', options.platform];
+    const { argv, result } = await this.#podman(['pull', '--quiet', ...platform, tlsFlag(options), ref]);
+    if (result.exitCode !== 0) throw this.#failure(argv, result, 'podman pull failed');
+    return parseImageId(result.stdout);
+  }
+
   /** Every podman secret (names and ids; podman never shows values). */
   async listSecrets(): Promise<SecretSummary[]> {
     const { argv, result } = await this.#podman(['secret', 'ls', '--format', '{{json .}}']);
@@ -271,6 +312,10 @@ export class PodmanClient {
 }
 
 // Names and refs reach podman as positional arguments: refuse what podman would read as a flag.
+function tlsFlag(options: RegistryOptions): string {
+  return `--tls-verify=${String(options.tlsVerify ?? true)}`;
+}
+
 function checkName(name: string): void {
   if (name === '' || name.startsWith('-')) {
     throw new ValidationError('podman name must be non-empty and must not start with "-"', { details: { name } });

@@ -4,6 +4,7 @@
 
 import { z } from 'zod';
 import { ValidationError } from '../../../contract/errors.ts';
+import type { RegistryHit } from '../../../contract/catalog.ts';
 
 /** Our view of a container's lifecycle; podman's finer states fold into these (toContainerStatus). */
 export const ContainerStatuses = ['created', 'running', 'exited', 'stopped', 'paused', 'unknown'] as const;
@@ -260,4 +261,42 @@ function parseWith<S extends z.ZodType>(schema: S, value: unknown, command: stri
     throw new ValidationError('podman output does not match the expected shape', { cause: parsed.error, details: { command, issues } });
   }
   return parsed.data;
+}
+
+/** One repository found by `podman search`: the contract's RegistryHit. */
+export type SearchHit = RegistryHit;
+
+// podman 4.3 writes Official and Automated as "[OK]" or "" (a v2 registry has neither), Stars as 0.
+const SearchFlagSchema = z
+  .union([z.string(), z.boolean()])
+  .optional()
+  .transform((value) => value === true || value === '[OK]');
+
+/** One element of `podman search --format json`. */
+export const SearchEntrySchema = z
+  .object({
+    Index: z.string(),
+    Name: z.string().min(1),
+    Description: z.string().optional(),
+    Stars: z.number().optional(),
+    Official: SearchFlagSchema,
+    Automated: SearchFlagSchema,
+  })
+  .transform(
+    (raw): SearchHit => ({ index: raw.Index, name: raw.Name, description: raw.Description ?? '', stars: raw.Stars ?? 0, official: raw.Official, automated: raw.Automated }),
+  );
+
+/** Parses `podman search --format json` stdout (nothing at all when no repository matches). Throws ValidationError. */
+export function parseSearchResults(stdout: string): SearchHit[] {
+  if (stdout.trim() === '') return [];
+  return parseWith(z.array(SearchEntrySchema).nullable().transform((list) => list ?? []), parseJson(stdout, 'search'), 'search');
+}
+
+/** The image id `podman pull --quiet` prints: its last non-empty stdout line. Throws ValidationError. */
+export function parseImageId(stdout: string): string {
+  const id = stdout.split('\n').map((line) => line.trim()).filter((line) => line !== '').at(-1);
+  if (id === undefined || !/^[0-9a-f]{64}$/.test(id)) {
+    throw new ValidationError('podman output is not an image id', { details: { command: 'pull' } });
+  }
+  return id;
 }
