@@ -146,7 +146,7 @@ describe('POST /images/pull', () => {
 
   it('answers 503 with what to do instead (no registry)', async () => {
     const { app } = await setup();
-    const res = await app.inject({ method: 'POST', url: '/images/pull', payload: { image: 'docker.io/library/node:22' } });
+    const res = await app.inject({ method: 'POST', url: '/images/pull', payload: { image: 'registry.example/library/node:22' } });
     expect(res.statusCode).toBe(503);
     expect(res.json()).toEqual({ error: NO_REGISTRY_PULL });
   });

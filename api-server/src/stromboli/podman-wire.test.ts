@@ -11,7 +11,7 @@ describe('podmanOptionsFromSnake', () => {
 
   it('turns a Stromboli podman object into options that parse', () => {
     const converted = podmanOptionsFromSnake({
-      image: 'docker.io/library/python:3.12',
+      image: 'registry.example/library/python:3.12',
       volumes: ['/data:/data:ro'],
       secrets_env: { GH_TOKEN: 'github-token', ANTHROPIC_API_KEY: 'anthropic.key_1' },
       memory: '1g',

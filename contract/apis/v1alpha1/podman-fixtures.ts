@@ -4,7 +4,7 @@ import type { PodmanOptions } from './podman.ts';
 
 /** One value for every option, all valid. */
 export const everyPodmanOption: Required<PodmanOptions> = {
-  image: 'docker.io/library/python:3.12',
+  image: 'registry.example/library/python:3.12',
   volumes: ['/data:/data:ro'],
   secretsEnv: { GH_TOKEN: 'github-token', ANTHROPIC_API_KEY: 'anthropic.key_1' },
   memory: '1g',

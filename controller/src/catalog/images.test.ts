@@ -12,7 +12,7 @@ function podmanWith(images: ImageSummary[]) {
 }
 
 const IMAGES: ImageSummary[] = [
-  { id: 'aaaaaaaaaaaa1111', names: ['docker.io/library/alpine:3.20'], createdAt: '2026-01-01T00:00:00.000Z', sizeBytes: 7 },
+  { id: 'aaaaaaaaaaaa1111', names: ['registry.example/library/alpine:3.20'], createdAt: '2026-01-01T00:00:00.000Z', sizeBytes: 7 },
   { id: 'bbbbbbbbbbbb2222', names: [AGENT, 'localhost/stromboli/agent:v1'], createdAt: '2026-02-01T00:00:00.000Z', sizeBytes: 9 },
   { id: 'cccccccccccc3333', names: ['localhost/debian:bookworm'], createdAt: undefined, sizeBytes: 5 },
   { id: 'dddddddddddd4444', names: [], createdAt: undefined, sizeBytes: 1 },
@@ -34,10 +34,10 @@ describe('rankImage', () => {
     ['localhost/stromboli/agent', 'v2', 1],
     ['localhost/my/agent', 'x', 3],
     ['localhost/stromboli/fake-claude', 'latest', 2],
-    ['docker.io/library/alpine', '3', 4],
+    ['registry.example/library/alpine', '3', 4],
     ['localhost/stromboli/test-busybox', 'latest', 4],
     ['gcr.io/distroless/base', 'latest', 4],
-    ['docker.io/library/node', '22', 3],
+    ['registry.example/library/node', '22', 3],
   ])('%s:%s → %d', (repository, tag, rank) => {
     expect(rankImage(repository, tag, AGENT).rank).toBe(rank);
   });
@@ -62,7 +62,7 @@ describe('ImageCatalog', () => {
       ['localhost/stromboli/fake-claude:latest', 2],
       ['<none>:<none>', 3],
       ['localhost/debian:bookworm', 3],
-      ['docker.io/library/alpine:3.20', 4],
+      ['registry.example/library/alpine:3.20', 4],
     ]);
     expect(list[0]).toEqual({
       id: 'bbbbbbbbbbbb2222',
@@ -90,7 +90,7 @@ describe('ImageCatalog', () => {
     [AGENT, 'localhost/stromboli/agent:latest'],
     ['stromboli/agent', 'localhost/stromboli/agent:latest'],
     ['agent:v1', 'localhost/stromboli/agent:v1'],
-    ['alpine:3.20', 'docker.io/library/alpine:3.20'],
+    ['alpine:3.20', 'registry.example/library/alpine:3.20'],
     ['cccccccccccc', 'localhost/debian:bookworm'],
     ['dddddddddddd4444', '<none>:<none>'],
   ])('finds %s', async (ref, name) => {

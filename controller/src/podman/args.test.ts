@@ -51,7 +51,7 @@ describe('buildPodmanRunArgs', () => {
   it('builds every flag in its fixed order', () => {
     const spec: PodmanRunSpec = {
       name: 'run-1',
-      image: 'docker.io/library/python:3.12',
+      image: 'registry.example/library/python:3.12',
       command: ['claude', '-p', '--model', 'opus', '--', 'go'],
       labels: { 'stromboli.dev/uid': 'u-1', 'stromboli.dev/attempt': '2' },
       env: { ZED: 'last', HOME: '/home/user', ANTHROPIC_BASE_URL: 'http://127.0.0.1:9' },
@@ -110,7 +110,7 @@ describe('buildPodmanRunArgs', () => {
       '-v', '/srv/sessions/s1:/home/user',
       '-v', '/srv/data:/data:ro,z',
       '-w', '/data/project',
-      'docker.io/library/python:3.12',
+      'registry.example/library/python:3.12',
       'claude', '-p', '--model', 'opus', '--', 'go',
     ]);
   });
