@@ -49,6 +49,8 @@ export interface KubeAgentSettings {
   leaseDurationSeconds?: number;
   /** Time between the janitor's looks at the node Leases, in ms. Default: 2 s. */
   janitorIntervalMs?: number;
+  /** The sessions directory of every agent is one shared store (NFS and the like): any agent resumes any session. Default false (session affinity). */
+  sharedSessions?: boolean;
 }
 
 /** A running node agent over the Kubernetes store. */
@@ -109,7 +111,7 @@ export async function startKubeNodeAgent(config: ServeConfig, settings: KubeAgen
   const leaseNamespace = leaseNamespaceOf(settings, env);
   const leaseDurationSeconds = settings.leaseDurationSeconds ?? DEFAULT_LEASE_DURATION_SECONDS;
   if (!Number.isInteger(leaseDurationSeconds) || leaseDurationSeconds < 1) throw new ValidationError(`lease duration ${leaseDurationSeconds} must be a whole number of seconds, at least 1`);
-  const sharing = { leases: new KubeLeaseStore({ kubeConfig, namespace: leaseNamespace }), leaseDurationSeconds, ...compact({ janitorIntervalMs: settings.janitorIntervalMs }) };
+  const sharing = { leases: new KubeLeaseStore({ kubeConfig, namespace: leaseNamespace }), leaseDurationSeconds, ...compact({ janitorIntervalMs: settings.janitorIntervalMs, sharedSessions: settings.sharedSessions }) };
   const logEndpoint = await startLogEndpoint(store, stateDir, settings, log, env);
   const tracing = tracingFor(config);
   let agent: NodeAgent;
@@ -120,7 +122,7 @@ export async function startKubeNodeAgent(config: ServeConfig, settings: KubeAgen
     await tracing?.shutdown();
     throw err;
   }
-  log.info({ nodeName, namespace: settings.namespace ?? '(all)', kubeconfig: source, stateDir, maxConcurrentRuns: config.maxConcurrentRuns, leaseNamespace, leaseDurationSeconds }, 'node agent started');
+  log.info({ nodeName, namespace: settings.namespace ?? '(all)', kubeconfig: source, stateDir, maxConcurrentRuns: config.maxConcurrentRuns, leaseNamespace, leaseDurationSeconds, sharedSessions: settings.sharedSessions ?? false }, 'node agent started');
   return {
     agent,
     store,

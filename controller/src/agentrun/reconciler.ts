@@ -11,7 +11,8 @@ import type { AgentRunner, AttemptRecord, ObservedContainer } from '../runner/ty
 import type { Resource, ResourceStore } from '../../../contract/store/store.ts';
 import { refFromKey, refOf } from '../../../contract/store/store.ts';
 import { CLEANUP_FINALIZER, conclude, deadlineSeconds, decide } from './phases.ts';
-import { claimChange, ownershipOf } from './claims.ts';
+import { claimChange, decideSessionClaim, ownershipOf, resumedSessionOf } from './claims.ts';
+import type { SessionHomes } from './session-homes.ts';
 import type { Conclusion } from './phases.ts';
 import type { KnownContainers } from './known-containers.ts';
 import type { Slots } from './slots.ts';
@@ -40,6 +41,8 @@ export const DEFAULT_LOG_RETENTION_MS = 7 * 24 * 3600 * 1000;
 export const QUEUED_RECHECK_MS = 60_000;
 /** A run this agent may not claim or start now (its Lease is not held) looks again this often. */
 export const CLAIM_GATE_RECHECK_MS = 2_000;
+/** A resumed run left to its session's home node (or waiting for it) looks again this often. */
+export const SESSION_RECHECK_MS = 5_000;
 
 /**
  * Whether this agent may claim or start runs now: in Kubernetes mode, while it holds its node
@@ -85,6 +88,13 @@ export interface AgentRunReconcilerOptions {
    * again at once without noise. Default: none (the embedded mode: this node owns every run).
    */
   claims?: ClaimGate;
+  /**
+   * With claims: session affinity (docs/multi-node.md). An unclaimed run that resumes or forks a
+   * session is claimed only by the agent that holds the session's HOME (or by any, when the
+   * sessions directory is shared); when that agent is not alive it waits, reason
+   * SessionNodeUnavailable. Default: none (any agent claims it).
+   */
+  sessionHomes?: SessionHomes;
   /** Injectable clock (epoch ms). */
   now?: () => number;
 }
@@ -116,6 +126,7 @@ export class AgentRunReconciler implements Reconciler {
   readonly #tracing: Tracing;
   readonly #prompts: PromptSource;
   readonly #claims: ClaimGate | undefined;
+  readonly #sessionHomes: SessionHomes | undefined;
 
   constructor(options: AgentRunReconcilerOptions) {
     this.#store = options.store;
@@ -132,6 +143,7 @@ export class AgentRunReconciler implements Reconciler {
     this.#prompts = options.prompts ?? noPromptSource;
     this.#tracing = options.tracing ?? noTracing;
     this.#claims = options.claims;
+    this.#sessionHomes = options.sessionHomes;
   }
 
   async reconcile(key: string, ctx: ReconcileContext): Promise<ReconcileResult> {
@@ -217,6 +229,8 @@ export class AgentRunReconciler implements Reconciler {
             return {};
           }
           if (ownershipOf(status, this.#node).kind !== 'mine') {
+            const affinity = await this.#sessionAffinity(run, spec);
+            if (affinity !== undefined) return affinity;
             const claimed = await this.#claim(key, run, spec);
             if (!('run' in claimed)) return claimed;
             current = claimed.run;
@@ -263,6 +277,28 @@ export class AgentRunReconciler implements Reconciler {
       this.#slots.release(key);
       throw err;
     }
+  }
+
+  /**
+   * Before claiming a run that resumes a session: undefined to claim it; otherwise it is left to
+   * the session's home node (nothing written), or waits for that node (SessionNodeUnavailable,
+   * written once per message and generation).
+   */
+  async #sessionAffinity(run: AgentRunResource, spec: AgentRunSpec): Promise<ReconcileResult | undefined> {
+    const homes = this.#sessionHomes;
+    const session = resumedSessionOf(spec);
+    if (homes === undefined || session === undefined) return undefined;
+    const local = homes.shared || (await homes.hasLocal(session));
+    const home = local ? undefined : await homes.homeOf(run.metadata.namespace, session, run.metadata.uid);
+    const decision = decideSessionClaim({ me: this.#node, session, local, shared: homes.shared, home, homeLive: home === undefined ? undefined : homes.isLive(home) });
+    if (decision.type === 'claim') return undefined;
+    if (decision.type === 'wait') {
+      const status = run.status;
+      if (reasonOf(status) !== Reasons.SessionNodeUnavailable || status?.message !== statusMessage(decision.change.message) || status?.observedGeneration !== run.metadata.generation) {
+        await this.#write(run, decision.change);
+      }
+    }
+    return { requeueAfterMs: SESSION_RECHECK_MS };
   }
 
   /** No free slot: say so on the run (once per reason and generation) and wait for the slots to wake it. */

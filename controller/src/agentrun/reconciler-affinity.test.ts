@@ -1,0 +1,116 @@
+// Session affinity with claims (docs/multi-node.md): a resumed session goes to the agent holding its HOME.
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { AgentRunStatus } from '../../../contract/apis/v1alpha1/index.ts';
+import { API_VERSION, KIND, reasonOf } from '../../../contract/apis/v1alpha1/index.ts';
+import { MemoryStore } from '../../../contract/store/memory-store.ts';
+import type { ResourceRef } from '../../../contract/store/store.ts';
+import { keyOf } from '../../../contract/store/store.ts';
+import type { ReconcileContext, ReconcileResult } from '../reconcile/types.ts';
+import { FakeAgentRunner } from '../runner/fake-runner.ts';
+import { KnownContainers } from './known-containers.ts';
+import { AgentRunReconciler, SESSION_RECHECK_MS } from './reconciler.ts';
+import { StoreSessionHomes } from './session-homes.ts';
+import { Slots } from './slots.ts';
+
+const quiet = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };
+const ctx: ReconcileContext = { signal: new AbortController().signal, log: quiet, reconcileId: 'test' };
+const clock = Date.parse('2026-12-01T10:00:00Z');
+const S1 = '11111111-1111-4111-8111-111111111111';
+const UNKNOWN = '22222222-2222-4222-8222-222222222222';
+let store: MemoryStore<AgentRunStatus>;
+/** Which node's Lease is live (absent: not known yet). */
+let live: Map<string, boolean>;
+
+interface Agent {
+  runner: FakeAgentRunner;
+  reconciler: AgentRunReconciler;
+}
+
+function agent(node: string, sessions: readonly string[], shared = false): Agent {
+  const runner = new FakeAgentRunner({ now: () => clock, script: () => ({ running: true }) });
+  const homes = new StoreSessionHomes({ store, sessions: { exists: async (id) => sessions.includes(id) }, isLive: (n) => live.get(n), shared });
+  const reconciler = new AgentRunReconciler({
+    store, runner, slots: new Slots({ limit: 2 }), node, containers: new KnownContainers(), now: () => clock, retryDelayMs: 0,
+    claims: { mayClaim: () => true }, sessionHomes: homes,
+  });
+  return { runner, reconciler };
+}
+
+async function create(name: string, spec: Record<string, unknown>, status?: Partial<AgentRunStatus>): Promise<ResourceRef> {
+  const run = await store.create({ apiVersion: API_VERSION, kind: KIND, metadata: { name, namespace: 'default' }, spec });
+  if (status !== undefined) await store.updateStatus({ namespace: 'default', name }, { phase: 'Succeeded', ...status } as AgentRunStatus, run.metadata.resourceVersion);
+  return { namespace: 'default', name };
+}
+
+async function reconcile(a: Agent, ref: ResourceRef): Promise<ReconcileResult> {
+  let result: ReconcileResult = {};
+  for (let i = 0; i < 5; i += 1) {
+    result = await a.reconciler.reconcile(keyOf(ref), ctx);
+    if (result.requeueAfterMs !== 0) return result;
+  }
+  return result;
+}
+
+beforeEach(() => {
+  store = new MemoryStore<AgentRunStatus>({ now: () => new Date(clock) });
+  live = new Map([['a', true]]);
+});
+
+describe('AgentRunReconciler with session affinity', () => {
+  it('leaves a resumed run to the live agent holding the session, which claims it', async () => {
+    await create('first', { prompt: 'x', session: { id: S1 } }, { sessionId: S1, node: 'a', startTime: '2026-12-01T09:00:00Z' });
+    const ref = await create('resume', { prompt: 'again', session: { id: S1, resume: true } });
+    const a = agent('a', [S1]);
+    const b = agent('b', []);
+    const before = (await store.get(ref)).metadata.resourceVersion;
+    expect(await reconcile(b, ref)).toEqual({ requeueAfterMs: SESSION_RECHECK_MS });
+    expect((await store.get(ref)).metadata.resourceVersion).toBe(before); // b wrote nothing
+    await reconcile(a, ref);
+    expect((await store.get(ref)).status).toMatchObject({ phase: 'Running', node: 'a', sessionId: S1 });
+    expect(b.runner.starts).toHaveLength(0);
+    expect(a.runner.starts.map((s) => s.request.resume)).toEqual([true]);
+  });
+
+  it('sends a fork to the agent holding the session it copies', async () => {
+    await create('first', { prompt: 'x', session: { id: S1 } }, { sessionId: S1, node: 'a' });
+    const ref = await create('fork', { prompt: 'branch', session: { id: S1, resume: true, fork: true } });
+    await reconcile(agent('b', []), ref);
+    expect((await store.get(ref)).status?.node).toBeUndefined();
+    await reconcile(agent('a', [S1]), ref);
+    expect((await store.get(ref)).status?.node).toBe('a');
+  });
+
+  it('waits Pending SessionNodeUnavailable, naming the node, when the session is on an agent that is not alive', async () => {
+    live.set('a', false);
+    await create('first', { prompt: 'x', session: { id: S1 } }, { sessionId: S1, node: 'a' });
+    const ref = await create('resume', { prompt: 'again', session: { id: S1, resume: true } });
+    const b = agent('b', []);
+    expect(await reconcile(b, ref)).toEqual({ requeueAfterMs: SESSION_RECHECK_MS });
+    const waiting = await store.get(ref);
+    expect(reasonOf(waiting.status)).toBe('SessionNodeUnavailable');
+    expect(waiting.status).toMatchObject({ phase: 'Pending', message: `session ${S1} is on node a, which is not alive; waiting for it` });
+    expect(waiting.status?.node).toBeUndefined();
+    // Written once: a second look changes nothing.
+    await reconcile(b, ref);
+    expect((await store.get(ref)).metadata.resourceVersion).toBe(waiting.metadata.resourceVersion);
+    expect(b.runner.starts).toHaveLength(0);
+  });
+
+  it('lets any agent take the run when the sessions directory is shared', async () => {
+    live.set('a', false);
+    await create('first', { prompt: 'x', session: { id: S1 } }, { sessionId: S1, node: 'a' });
+    const ref = await create('resume', { prompt: 'again', session: { id: S1, resume: true } });
+    await reconcile(agent('b', [], true), ref);
+    expect((await store.get(ref)).status).toMatchObject({ phase: 'Running', node: 'b' });
+  });
+
+  it('claims as usual a run that resumes a session no run names a home for, and a run that starts a new one', async () => {
+    const orphan = await create('orphan', { prompt: 'x', session: { id: UNKNOWN, resume: true } });
+    const fresh = await create('fresh', { prompt: 'x', session: { id: S1 } });
+    const b = agent('b', []);
+    await reconcile(b, orphan);
+    await reconcile(b, fresh);
+    expect((await store.get(orphan)).status?.node).toBe('b');
+    expect((await store.get(fresh)).status?.node).toBe('b');
+  });
+});
