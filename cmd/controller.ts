@@ -20,6 +20,7 @@ import type { Tracing } from '../contract/tracing.ts';
 import { Slots } from '../controller/src/agentrun/slots.ts';
 import { seedSlots } from '../controller/src/agentrun/startup.ts';
 import { StoreSessionHomes } from '../controller/src/agentrun/session-homes.ts';
+import type { NamespaceCaps } from '../controller/src/agentrun/namespace-cap.ts';
 import { ExecaExecutor } from '../controller/src/exec/execa-executor.ts';
 import type { RootLogger } from '../controller/src/log.ts';
 import { PodmanClient } from '../controller/src/podman/client.ts';
@@ -98,6 +99,8 @@ export interface SharingOptions {
    * (session affinity, docs/multi-node.md).
    */
   sharedSessions?: boolean;
+  /** The per-namespace caps across agents (the Namespace annotation stromboli.dev/max-running-runs). Default: none. */
+  namespaceCaps?: NamespaceCaps;
 }
 
 /** A node agent ready to start its loop, and the parts the facade reads through its ports. */
@@ -265,7 +268,10 @@ export async function prepareNodeAgent(options: NodeAgentOptions): Promise<Prepa
       ...(nodeLease === undefined ? {} : { claims: { mayClaim: () => !drain.asked && nodeLease.held(), releasing: () => drain.asked } }),
       ...(sharing === undefined
         ? {}
-        : { sessionHomes: new StoreSessionHomes({ store, sessions, shared: sharing.sharedSessions ?? false, isLive: (other) => shared.nodeJanitor?.nodeLive(other) }) }),
+        : {
+            sessionHomes: new StoreSessionHomes({ store, sessions, shared: sharing.sharedSessions ?? false, isLive: (other) => shared.nodeJanitor?.nodeLive(other) }),
+            ...compact({ namespaceCaps: sharing.namespaceCaps }),
+          }),
     });
     const controller = runController({
       store,

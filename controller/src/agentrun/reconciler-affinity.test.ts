@@ -1,4 +1,5 @@
-// Session affinity with claims (docs/multi-node.md): a resumed session goes to the agent holding its HOME.
+// Session affinity and the namespace cap with claims (docs/multi-node.md): a resumed session goes to
+// the agent holding its HOME; a namespace's claimed runs stay below its cap across agents.
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { AgentRunStatus } from '../../../contract/apis/v1alpha1/index.ts';
 import { API_VERSION, KIND, reasonOf } from '../../../contract/apis/v1alpha1/index.ts';
@@ -26,12 +27,12 @@ interface Agent {
   reconciler: AgentRunReconciler;
 }
 
-function agent(node: string, sessions: readonly string[], shared = false): Agent {
+function agent(node: string, sessions: readonly string[], shared = false, caps: Record<string, number> = {}): Agent {
   const runner = new FakeAgentRunner({ now: () => clock, script: () => ({ running: true }) });
-  const homes = new StoreSessionHomes({ store, sessions: { exists: async (id) => sessions.includes(id) }, isLive: (n) => live.get(n), shared });
+  const homes = new StoreSessionHomes({ store, sessions: { exists: (id) => Promise.resolve(sessions.includes(id)) }, isLive: (n) => live.get(n), shared });
   const reconciler = new AgentRunReconciler({
     store, runner, slots: new Slots({ limit: 2 }), node, containers: new KnownContainers(), now: () => clock, retryDelayMs: 0,
-    claims: { mayClaim: () => true }, sessionHomes: homes,
+    claims: { mayClaim: () => true }, sessionHomes: homes, namespaceCaps: { capOf: (ns) => Promise.resolve(caps[ns]) },
   });
   return { runner, reconciler };
 }
@@ -112,5 +113,36 @@ describe('AgentRunReconciler with session affinity', () => {
     await reconcile(b, fresh);
     expect((await store.get(orphan)).status?.node).toBe('b');
     expect((await store.get(fresh)).status?.node).toBe('b');
+  });
+});
+
+describe('AgentRunReconciler with a namespace cap', () => {
+  it('claims while the namespace is below its cap across agents, then leaves runs waiting NamespaceCapReached', async () => {
+    const a = agent('a', [], false, { default: 2 });
+    const b = agent('b', [], false, { default: 2 });
+    const one = await create('one', { prompt: 'x' });
+    const two = await create('two', { prompt: 'x' });
+    const three = await create('three', { prompt: 'x' });
+    await reconcile(a, one);
+    await reconcile(b, two);
+    expect(await reconcile(b, three)).toEqual({ requeueAfterMs: SESSION_RECHECK_MS });
+    const waiting = await store.get(three);
+    expect(reasonOf(waiting.status)).toBe('NamespaceCapReached');
+    expect(waiting.status?.node).toBeUndefined();
+    await reconcile(a, three); // a has a free slot, but the namespace is at its cap: nothing written again
+    expect((await store.get(three)).metadata.resourceVersion).toBe(waiting.metadata.resourceVersion);
+    expect(a.runner.starts.length + b.runner.starts.length).toBe(2);
+    // One ends: the waiting run is claimed at its next look.
+    const done = await store.get(one);
+    await store.updateStatus(one, { ...done.status, phase: 'Succeeded' } as AgentRunStatus, done.metadata.resourceVersion);
+    await reconcile(a, three);
+    expect((await store.get(three)).status).toMatchObject({ phase: 'Running', node: 'a' });
+  });
+
+  it('applies no cap to a namespace without one', async () => {
+    const a = agent('a', [], false, { other: 1 });
+    const refs = [await create('one', { prompt: 'x' }), await create('two', { prompt: 'x' })];
+    for (const ref of refs) await reconcile(a, ref);
+    expect(a.runner.starts).toHaveLength(2);
   });
 });
