@@ -19,6 +19,8 @@ import { tracedExecutor } from '../controller/src/telemetry/traced.ts';
 import type { Tracing } from '../contract/tracing.ts';
 import { Slots } from '../controller/src/agentrun/slots.ts';
 import { seedSlots } from '../controller/src/agentrun/startup.ts';
+import { StoreSessionHomes } from '../controller/src/agentrun/session-homes.ts';
+import type { NamespaceCaps } from '../controller/src/agentrun/namespace-cap.ts';
 import { ExecaExecutor } from '../controller/src/exec/execa-executor.ts';
 import type { RootLogger } from '../controller/src/log.ts';
 import { PodmanClient } from '../controller/src/podman/client.ts';
@@ -91,6 +93,14 @@ export interface SharingOptions {
   leaseDurationSeconds: number;
   /** Time between the janitor's looks at the node Leases, in ms. Default: NodeJanitor's (2 s). */
   janitorIntervalMs?: number;
+  /**
+   * The state directory's sessions/ is on storage every agent shares (--shared-sessions): any
+   * agent resumes any session. Default false: a resumed run goes to the agent holding its HOME
+   * (session affinity, docs/multi-node.md).
+   */
+  sharedSessions?: boolean;
+  /** The per-namespace caps across agents (the Namespace annotation stromboli.dev/max-running-runs). Default: none. */
+  namespaceCaps?: NamespaceCaps;
 }
 
 /** A node agent ready to start its loop, and the parts the facade reads through its ports. */
@@ -256,6 +266,12 @@ export async function prepareNodeAgent(options: NodeAgentOptions): Promise<Prepa
       events: tally,
       ...compact({ node, prompts: options.prompts, tracing }),
       ...(nodeLease === undefined ? {} : { claims: { mayClaim: () => !drain.asked && nodeLease.held(), releasing: () => drain.asked } }),
+      ...(sharing === undefined
+        ? {}
+        : {
+            sessionHomes: new StoreSessionHomes({ store, sessions, shared: sharing.sharedSessions ?? false, isLive: (other) => shared.nodeJanitor?.nodeLive(other) }),
+            ...compact({ namespaceCaps: sharing.namespaceCaps }),
+          }),
     });
     const controller = runController({
       store,

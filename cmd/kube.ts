@@ -16,6 +16,7 @@ import { KubePromptSource } from '../controller/src/store/kube/kube-prompt-sourc
 import { KubeRunEvents } from '../controller/src/store/kube/kube-run-events.ts';
 import { KubeStore } from '../controller/src/store/kube/kube-store.ts';
 import { KubeLeaseStore } from '../controller/src/store/kube/kube-leases.ts';
+import { KubeNamespaceCaps } from '../controller/src/store/kube/kube-namespace-caps.ts';
 import { DEFAULT_LEASE_DURATION_SECONDS } from '../controller/src/agentrun/lease-keeper.ts';
 import type { ServeConfig } from './config.ts';
 import { parseHostPort } from './config.ts';
@@ -51,6 +52,8 @@ export interface KubeAgentSettings {
   leaseDurationSeconds?: number;
   /** Time between the janitor's looks at the node Leases, in ms. Default: 2 s. */
   janitorIntervalMs?: number;
+  /** The sessions directory of every agent is one shared store (NFS and the like): any agent resumes any session. Default false (session affinity). */
+  sharedSessions?: boolean;
 }
 
 /** A running node agent over the Kubernetes store. */
@@ -113,7 +116,8 @@ export async function startKubeNodeAgent(config: ServeConfig, settings: KubeAgen
   const leaseNamespace = leaseNamespaceOf(settings, env);
   const leaseDurationSeconds = settings.leaseDurationSeconds ?? DEFAULT_LEASE_DURATION_SECONDS;
   if (!Number.isInteger(leaseDurationSeconds) || leaseDurationSeconds < 1) throw new ValidationError(`lease duration ${leaseDurationSeconds} must be a whole number of seconds, at least 1`);
-  const sharing = { leases: new KubeLeaseStore({ kubeConfig, namespace: leaseNamespace }), leaseDurationSeconds, ...compact({ janitorIntervalMs: settings.janitorIntervalMs }) };
+  const namespaceCaps = new KubeNamespaceCaps({ kubeConfig, log: log.child({ component: 'namespace-caps' }) });
+  const sharing = { leases: new KubeLeaseStore({ kubeConfig, namespace: leaseNamespace }), leaseDurationSeconds, namespaceCaps, ...compact({ janitorIntervalMs: settings.janitorIntervalMs, sharedSessions: settings.sharedSessions }) };
   const logEndpoint = await startLogEndpoint(store, stateDir, settings, log, env);
   const tracing = await tracingFor(config);
   let agent: NodeAgent;
@@ -139,7 +143,7 @@ export async function startKubeNodeAgent(config: ServeConfig, settings: KubeAgen
     }
     log.info({ url: metricsListener.url }, 'metrics serving');
   }
-  log.info({ nodeName, namespace: settings.namespace ?? '(all)', kubeconfig: source, stateDir, maxConcurrentRuns: config.maxConcurrentRuns, leaseNamespace, leaseDurationSeconds }, 'node agent started');
+  log.info({ nodeName, namespace: settings.namespace ?? '(all)', kubeconfig: source, stateDir, maxConcurrentRuns: config.maxConcurrentRuns, leaseNamespace, leaseDurationSeconds, sharedSessions: settings.sharedSessions ?? false }, 'node agent started');
   return {
     agent,
     store,

@@ -20,6 +20,7 @@ Commands:
                         [--kubeconfig FILE] [--namespace NS | --all-namespaces] [--node-name NAME]
                         [--log-address HOST:PORT --log-token-file FILE [--log-advertise-url URL]]
                         [--lease-namespace NS ($POD_NAMESPACE, else default)] [--lease-duration-seconds N (15)]
+                        [--shared-sessions (sessions/ on storage every agent shares)]
                         (and the serve options --state-dir, --max-concurrent-runs, --image, ... of the agent)
   api --store kube      run the Stromboli API over a cluster's AgentRuns (logs from the node agents)
                         [--kubeconfig FILE] [--namespace NS] [--log-token-file FILE]
@@ -62,6 +63,7 @@ const OPTIONS = {
   'log-token-file': { type: 'string' },
   'lease-namespace': { type: 'string' },
   'lease-duration-seconds': { type: 'string' },
+  'shared-sessions': { type: 'boolean' },
 } satisfies ParseArgsConfig['options'];
 
 /** Options that would put a secret on the command line, where every local user can read it. */
@@ -140,6 +142,7 @@ async function controller(values: Record<string, unknown>): Promise<void> {
       logTokenFile: values['log-token-file'] as string | undefined,
       leaseNamespace: values['lease-namespace'] as string | undefined,
       leaseDurationSeconds: leaseSeconds(values['lease-duration-seconds']),
+      sharedSessions: values['shared-sessions'] as boolean | undefined,
     }),
     log,
   );

@@ -23,6 +23,10 @@ export const Reasons = {
   /** A node agent claimed the run (status.node names it) and is about to start it (Kubernetes mode, docs/multi-node.md). */
   Claimed: 'Claimed',
   Suspended: 'Suspended',
+  /** The run resumes or forks a session whose HOME is on a node agent that is not alive; it waits for that node (docs/multi-node.md, "Session affinity"). */
+  SessionNodeUnavailable: 'SessionNodeUnavailable',
+  /** The run's namespace has as many runs running (or claimed) across the agents as its stromboli.dev/max-running-runs annotation allows; it waits (docs/multi-node.md). */
+  NamespaceCapReached: 'NamespaceCapReached',
   Starting: 'Starting',
   Running: 'Running',
   Retrying: 'Retrying',

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AgentRunStatus } from '../../../contract/apis/v1alpha1/index.ts';
-import { decideNodeLoss, ownershipOf } from './claims.ts';
-import type { NodeLossInput } from './claims.ts';
+import { decideNodeLoss, decideSessionClaim, ownershipOf, resumedSessionOf } from './claims.ts';
+import type { NodeLossInput, SessionClaimInput } from './claims.ts';
 import { CLEANUP_FINALIZER } from './phases.ts';
 
 const NOW = Date.parse('2026-12-01T10:00:00Z');
@@ -63,5 +63,38 @@ describe('decideNodeLoss', () => {
 
   it('ignores runs of another node', () => {
     expect(decideNodeLoss(input({ node: 'alive' })).type).toBe('none');
+  });
+});
+
+describe('resumedSessionOf', () => {
+  it('names the session of a resume or a fork, and nothing for a new conversation', () => {
+    expect(resumedSessionOf({ session: { id: 's1', resume: true } })).toBe('s1');
+    expect(resumedSessionOf({ session: { id: 's1', resume: true, fork: true } })).toBe('s1');
+    expect(resumedSessionOf({ session: { id: 's1' } })).toBeUndefined();
+    expect(resumedSessionOf({})).toBeUndefined();
+  });
+});
+
+describe('decideSessionClaim', () => {
+  const base: SessionClaimInput = { me: 'b', session: 's1', local: false, shared: false, home: 'a', homeLive: true };
+
+  it.each<[string, Partial<SessionClaimInput>, string]>([
+    ['claims a session whose HOME is here', { local: true }, 'claim'],
+    ['claims any session when the sessions directory is shared', { shared: true, homeLive: false }, 'claim'],
+    ['claims a session no run names a home for', { home: undefined, homeLive: undefined }, 'claim'],
+    ['claims a session whose home is this node (its directory gone)', { home: 'b' }, 'claim'],
+    ['leaves a session whose home node is alive to that node', {}, 'leave'],
+    ['leaves a session whose home node is not known to be dead yet', { homeLive: undefined }, 'leave'],
+    ['waits for a session whose home node is not alive', { homeLive: false }, 'wait'],
+  ])('%s', (_title, over, expected) => {
+    expect(decideSessionClaim({ ...base, ...over }).type).toBe(expected);
+  });
+
+  it('waits Pending with reason SessionNodeUnavailable and a message naming the node', () => {
+    expect(decideSessionClaim({ ...base, homeLive: false })).toEqual({
+      type: 'wait',
+      node: 'a',
+      change: { phase: 'Pending', reason: 'SessionNodeUnavailable', message: 'session s1 is on node a, which is not alive; waiting for it' },
+    });
   });
 });

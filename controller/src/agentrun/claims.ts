@@ -79,3 +79,52 @@ export function decideNodeLoss(input: NodeLossInput): NodeLossAction {
   const change = conclusionChange({ phase: 'Failed', reason: Reasons.NodeLost, message, retry }, attempt, {});
   return { type: 'fail-over', change: retry ? { ...change, node: undefined } : change, retry };
 }
+
+/**
+ * The session whose HOME a run needs (spec.session.resume with an id, a fork included: a fork
+ * copies that HOME); undefined for a run that starts a new conversation.
+ */
+export function resumedSessionOf(spec: Pick<AgentRunSpec, 'session'>): string | undefined {
+  const session = spec.session;
+  if (session?.resume !== true || session.id === undefined || session.id === '') return undefined;
+  return session.id;
+}
+
+/** What an agent may do with an unclaimed run that resumes a session (session affinity). */
+export type SessionClaim =
+  /** Claim it as any run: the session is here, on shared storage, or has no known home. */
+  | { type: 'claim' }
+  /** Leave it, writing nothing: its home node is alive (it claims it), or not known to be dead yet. */
+  | { type: 'leave'; node: string }
+  /** Its home node is gone: it waits Pending with reason SessionNodeUnavailable, naming the node. */
+  | { type: 'wait'; node: string; change: StatusChange };
+
+export interface SessionClaimInput {
+  /** The agent deciding. */
+  me: string;
+  session: string;
+  /** True when this agent's state directory holds sessions/<session>. */
+  local: boolean;
+  /** True when the sessions directory is on storage every agent shares (--shared-sessions). */
+  shared: boolean;
+  /** status.node of the latest other run of that session that names one; undefined when none does. */
+  home: string | undefined;
+  /** Whether the home's node Lease is live; undefined when not known yet (the Leases not watched for a full duration). */
+  homeLive: boolean | undefined;
+}
+
+/**
+ * Session affinity: a resumed session's HOME lives in one agent's state directory, so only that
+ * agent can resume it. The agent that has it (or any agent, with shared sessions, or when no run
+ * names a home) claims it; the others leave it to the home while its Lease is live; when the home
+ * is gone, the run waits with a reason naming it rather than start without its conversation.
+ */
+export function decideSessionClaim(input: SessionClaimInput): SessionClaim {
+  if (input.shared || input.local || input.home === undefined || input.home === input.me) return { type: 'claim' };
+  if (input.homeLive !== false) return { type: 'leave', node: input.home };
+  return {
+    type: 'wait',
+    node: input.home,
+    change: { phase: 'Pending', reason: Reasons.SessionNodeUnavailable, message: `session ${input.session} is on node ${input.home}, which is not alive; waiting for it` },
+  };
+}

@@ -36,6 +36,19 @@ beforeEach(() => {
 });
 
 describe('NodeJanitor', () => {
+  it('says whether a node is live by the Leases it watches (undefined until it can tell)', async () => {
+    expect(janitor.nodeLive('a')).toBeUndefined();
+    await renew('a', clock);
+    leader.held = false;
+    await janitor.check();
+    expect(janitor.nodeLive('a')).toBe(true);
+    expect(janitor.nodeLive('never')).toBeUndefined();
+    clock += 11_000;
+    await janitor.check();
+    expect(janitor.nodeLive('a')).toBe(false);
+    expect(janitor.nodeLive('never')).toBe(false);
+  });
+
   it('fails over the unfinished runs of a node whose Lease stayed unrenewed for its duration, and leaves a live node alone', async () => {
     await renew('dead', clock);
     await renew('alive', clock);

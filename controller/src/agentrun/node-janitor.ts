@@ -70,6 +70,8 @@ export class NodeJanitor {
   /** Since when the Leases have been read without a failure; undefined after a failure (blind). */
   #observingSince: number | undefined;
   #lastScan = Number.NEGATIVE_INFINITY;
+  /** The node Leases of the last good read. */
+  #listed: LeaseRecord[] = [];
   #timer: NodeJS.Timeout | undefined;
   #checking: Promise<NodeCheckResult | undefined> | undefined;
 
@@ -89,6 +91,20 @@ export class NodeJanitor {
     clearInterval(this.#timer);
     this.#timer = undefined;
     await this.#checking?.catch(() => undefined);
+  }
+
+  /**
+   * Whether `node`'s Lease is live by what this agent last saw (the measure the janitor fails
+   * nodes over by: unchanged for its duration by this clock, or unheld, is not live); a node with
+   * no Lease is not live once the Leases were watched for a full duration. Undefined while this
+   * agent cannot tell yet (blind, or not watched long enough). Session affinity asks it.
+   */
+  nodeLive(node: string): boolean | undefined {
+    if (this.#observingSince === undefined) return undefined;
+    const now = this.#now();
+    const lease = this.#listed.find((l) => l.node === node);
+    if (lease !== undefined) return !this.#expired(lease, now);
+    return now - this.#observingSince > this.#o.leaseDurationSeconds * 1000 ? false : undefined;
   }
 
   /** One check (what the timer runs); undefined when not the leader or nothing is due. Concurrent calls share one. */
@@ -174,6 +190,7 @@ export class NodeJanitor {
       this.#observingSince = undefined;
       throw err;
     }
+    this.#listed = listed;
     const now = this.#now();
     const blind = this.#observingSince === undefined;
     if (blind) this.#observingSince = now;

@@ -152,6 +152,7 @@ describe('helm install into the real API server', () => {
       'agentruns.stromboli.dev: delete get list patch watch',
       'configmaps: get',
       'events.events.k8s.io: create patch',
+      'namespaces: get',
       'secrets: get',
     ]);
     expect(await ruleTable(bed, agentConfig, namespace)).toEqual(['leases.coordination.k8s.io: create get list update']);
@@ -164,6 +165,7 @@ describe('helm install into the real API server', () => {
       ['create', 'agentruns.stromboli.dev', '-n', runs], ['list', 'agentruns.stromboli.dev', '--all-namespaces'],
       ['create', 'leases.coordination.k8s.io', '-n', runs], ['create', 'serviceaccounts', '--subresource=token', '-n', namespace],
       ['create', 'rolebindings.rbac.authorization.k8s.io', '-n', runs], ['create', 'events', '-n', runs],
+      ['get', `namespaces/${other}`], ['list', 'namespaces'], ['update', `namespaces/${runs}`],
     ];
     for (const args of denied) expect(await canI(bed, agentConfig, args), `agent: can-i ${args.join(' ')}`).toBe(false);
   });
@@ -288,6 +290,7 @@ describe('a cluster-wide install (watchNamespace "")', () => {
       'agentruns.stromboli.dev/status: get patch update',
       'agentruns.stromboli.dev: delete get list patch watch',
       'events.events.k8s.io: create patch',
+      'namespaces: get',
     ]);
   });
 });

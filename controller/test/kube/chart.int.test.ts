@@ -21,12 +21,13 @@ const dir = scratchDir(bed, 'chart-tpl');
 const valuesFile = namespacedValues(dir, { runs, prompts });
 const fullname = `${release}-stromboli`;
 
-/** What the node agent does with AgentRuns and events (rbac-agent.yaml), wherever it watches. */
+/** What the node agent does with AgentRuns and events, and the Namespace it reads its run cap from (rbac-agent.yaml), wherever it watches. */
 const AGENT_RULES = [
   { apiGroups: ['stromboli.dev'], resources: ['agentruns'], verbs: ['get', 'list', 'watch', 'patch', 'delete'] },
   { apiGroups: ['stromboli.dev'], resources: ['agentruns/status'], verbs: ['get', 'update', 'patch'] },
   { apiGroups: ['stromboli.dev'], resources: ['agentruns/finalizers'], verbs: ['update'] },
   { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
+  { apiGroups: [''], resources: ['namespaces'], verbs: ['get'] },
 ];
 const LEASE_RULES = [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'list', 'create', 'update'] }];
 const PROMPT_RULES = [{ apiGroups: [''], resources: ['configmaps', 'secrets'], verbs: ['get'] }];

@@ -10,29 +10,19 @@
 // - an agent frozen (SIGSTOP) past its Lease, then resumed: its runs were failed over, it writes
 //   nothing for them, removes their containers, and rejoins (runs a new run);
 // - an agent drained (SIGUSR2): it claims nothing more, its running run finishes, it exits 0.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentRunStatus } from '../../../contract/apis/v1alpha1/index.ts';
 import { reasonOf } from '../../../contract/apis/v1alpha1/index.ts';
-import { startTestControlPlane } from '../../../test-infra/kube/harness.ts';
-import type { TestControlPlane } from '../../../test-infra/kube/harness.ts';
-import { readKubeTools } from '../../../test-infra/kube/tools.ts';
 import { JANITOR_LEASE, nodeLeaseName } from '../../src/agentrun/leases.ts';
 import { Labels, containerName } from '../../src/runner/names.ts';
-import { spawnStromboli } from '../helpers/child-server.ts';
-import type { ChildProcessHandle } from '../helpers/child-server.ts';
 import { Cleanup } from '../helpers/cleanup.ts';
-import { containersOfRun, ensureFakeImage, followContainerEvents, listContainers } from '../helpers/podman.ts';
-import { CONTAINERS_CONF, FAKE_IMAGE } from '../helpers/repo.ts';
-import { createNamespaceWithCrd, kubeTestBed, kubectl, uniqueName } from './test-bed.ts';
-import type { KubeTestBed } from './test-bed.ts';
+import { containersOfRun, followContainerEvents, listContainers } from '../helpers/podman.ts';
+import { FAKE_IMAGE } from '../helpers/repo.ts';
+import { NodeAgentPlane } from './node-agents.ts';
+import { kubectl, uniqueName } from './test-bed.ts';
 
-const bed = kubeTestBed();
 const cleanup = new Cleanup();
-let plane: TestControlPlane;
-let local: KubeTestBed;
+const agents = new NodeAgentPlane(cleanup);
 
 interface Run {
   name: string;
@@ -46,12 +36,12 @@ function manifest(name: string, prompt: string, extra = ''): string {
 }
 
 async function apply(namespace: string, docs: string[]): Promise<void> {
-  const applied = await kubectl(local, ['apply', '-n', namespace, '-f', '-'], docs.join('---\n'));
+  const applied = await kubectl(agents.local, ['apply', '-n', namespace, '-f', '-'], docs.join('---\n'));
   expect(applied.exitCode, applied.stderr).toBe(0);
 }
 
 async function runs(namespace: string): Promise<Run[]> {
-  const got = await kubectl(local, ['get', 'agentruns', '-n', namespace, '-o', 'json']);
+  const got = await kubectl(agents.local, ['get', 'agentruns', '-n', namespace, '-o', 'json']);
   if (got.exitCode !== 0) return [];
   const list = JSON.parse(got.stdout) as { items: Array<{ metadata: { name: string; uid: string; resourceVersion: string }; status?: AgentRunStatus }> };
   return list.items.map((i) => ({ name: i.metadata.name, uid: i.metadata.uid, resourceVersion: i.metadata.resourceVersion, ...(i.status === undefined ? {} : { status: i.status }) }));
@@ -61,39 +51,9 @@ async function runOf(namespace: string, name: string): Promise<Run | undefined> 
   return (await runs(namespace)).find((r) => r.name === name);
 }
 
-async function leaseHolder(namespace: string, name: string): Promise<string | undefined> {
-  const got = await kubectl(local, ['get', 'lease', name, '-n', namespace, '-o', 'json']);
-  if (got.exitCode !== 0) return undefined;
-  return (JSON.parse(got.stdout) as { spec?: { holderIdentity?: string } }).spec?.holderIdentity;
-}
+beforeAll(() => agents.start(), 180_000);
 
-/** A node agent child process on this file's control plane, its Leases in `namespace`. */
-async function startAgent(namespace: string, node: string, extra: readonly string[] = []): Promise<ChildProcessHandle> {
-  const stateDir = await mkdtemp(join(tmpdir(), `stromboli-${node}-`));
-  cleanup.add(`remove the state directory of ${node}`, () => rm(stateDir, { recursive: true, force: true }));
-  const args = [
-    'controller', '--store', 'kube', '--kubeconfig', plane.kubeconfigPath, '--namespace', namespace, '--node-name', node,
-    '--lease-namespace', namespace, '--state-dir', stateDir, '--containers-conf', CONTAINERS_CONF, '--image', FAKE_IMAGE, ...extra,
-  ];
-  return spawnStromboli(cleanup, { args, owner: `node-${node}`, readyMessage: 'node agent started', what: `node agent ${node}` });
-}
-
-async function newNamespace(prefix: string): Promise<string> {
-  const namespace = uniqueName(prefix);
-  await createNamespaceWithCrd(local, namespace);
-  cleanup.add('delete the namespace', async () => void (await kubectl(local, ['delete', 'namespace', namespace, '--wait=false'])));
-  return namespace;
-}
-
-beforeAll(async () => {
-  await ensureFakeImage();
-  plane = await startTestControlPlane({ tools: readKubeTools() });
-  local = { ...bed, kubeconfigPath: plane.kubeconfigPath, server: plane.server, external: false, scratchDir: plane.scratchDir };
-}, 180_000);
-
-afterAll(async () => {
-  await plane?.stop();
-});
+afterAll(() => agents.stop());
 
 afterEach(async () => {
   await cleanup.run();
@@ -101,10 +61,10 @@ afterEach(async () => {
 
 describe('three node agents sharing 200 runs, the API server restarted mid-burst', () => {
   it('runs each run exactly once, all end Succeeded, and no agent exceeds its limit', async () => {
-    const namespace = await newNamespace('share');
+    const namespace = await agents.newNamespace('share');
     const limit = 4;
     const nodes = ['share-a', 'share-b', 'share-c'].map((n) => uniqueName(n));
-    for (const node of nodes) await startAgent(namespace, node, ['--max-concurrent-runs', String(limit), '--lease-duration-seconds', '10']);
+    for (const node of nodes) await agents.startAgent(namespace, node, ['--max-concurrent-runs', String(limit), '--lease-duration-seconds', '10']);
     const recorder = await followContainerEvents({ key: Labels.namespace, value: namespace });
     cleanup.add('stop the podman events stream', async () => void (await recorder.stop()));
 
@@ -128,7 +88,7 @@ describe('three node agents sharing 200 runs, the API server restarted mid-burst
     await apply(namespace, Array.from({ length: total }, (_, i) => manifest(`r${String(i).padStart(3, '0')}`, `Run ${i} [fake:sleep=1]`)));
     // Mid-burst: a quarter done, then the API server goes away and comes back.
     await expect.poll(async () => (await runs(namespace)).filter((r) => r.status?.phase === 'Succeeded').length, { timeout: 300_000, interval: 1_000 }).toBeGreaterThanOrEqual(total / 4);
-    await plane.restart('kube-apiserver');
+    await agents.plane.restart('kube-apiserver');
     await expect
       .poll(async () => (await runs(namespace)).filter((r) => r.status?.phase === 'Succeeded').length, { timeout: 600_000, interval: 2_000 })
       .toBe(total);
@@ -150,22 +110,22 @@ describe('three node agents sharing 200 runs, the API server restarted mid-burst
 
 describe('the janitor leader killed with kill -9 mid-run', () => {
   it('hands the role to the other agent, and fails its runs over: NodeLost, or retried on the other agent', async () => {
-    const namespace = await newNamespace('kill');
+    const namespace = await agents.newNamespace('kill');
     const duration = 4;
     const flags = ['--max-concurrent-runs', '2', '--lease-duration-seconds', String(duration), '--no-podman-api'];
     const first = uniqueName('kill-a');
     const second = uniqueName('kill-b');
-    const a = await startAgent(namespace, first, flags);
-    await expect.poll(() => leaseHolder(namespace, JANITOR_LEASE), { timeout: 30_000, interval: 250 }).toBe(first);
+    const a = await agents.startAgent(namespace, first, flags);
+    await expect.poll(() => agents.leaseHolder(namespace, JANITOR_LEASE), { timeout: 30_000, interval: 250 }).toBe(first);
     // Both of a's slots taken before b exists: one run may be retried, the other may not.
     await apply(namespace, [manifest('lost', 'Lost with its node [fake:sleep=25]'), manifest('retried', 'Retried elsewhere [fake:sleep=25]', '  backoffLimit: 1\n')]);
     await expect.poll(async () => (await runs(namespace)).filter((r) => r.status?.phase === 'Running' && r.status.node === first).length, { timeout: 60_000, interval: 250 }).toBe(2);
-    await startAgent(namespace, second, flags);
-    await expect.poll(() => leaseHolder(namespace, nodeLeaseName(second)), { timeout: 30_000, interval: 250 }).toBe(second);
+    await agents.startAgent(namespace, second, flags);
+    await expect.poll(() => agents.leaseHolder(namespace, nodeLeaseName(second)), { timeout: 30_000, interval: 250 }).toBe(second);
 
     await a.kill9();
     const killedAt = Date.now();
-    await expect.poll(() => leaseHolder(namespace, JANITOR_LEASE), { timeout: duration * 1000 + 3_000, interval: 200 }).toBe(second);
+    await expect.poll(() => agents.leaseHolder(namespace, JANITOR_LEASE), { timeout: duration * 1000 + 3_000, interval: 200 }).toBe(second);
     await expect
       .poll(
         async () => {
@@ -185,15 +145,15 @@ describe('the janitor leader killed with kill -9 mid-run', () => {
 
 describe('an agent frozen with SIGSTOP past its Lease, then resumed', () => {
   it('writes nothing for its failed-over runs, removes their containers, and rejoins', async () => {
-    const namespace = await newNamespace('freeze');
+    const namespace = await agents.newNamespace('freeze');
     const duration = 4;
     const flags = ['--max-concurrent-runs', '2', '--lease-duration-seconds', String(duration)];
     const frozen = uniqueName('freeze-a');
     const other = uniqueName('freeze-b');
-    const a = await startAgent(namespace, frozen, flags);
+    const a = await agents.startAgent(namespace, frozen, flags);
     await apply(namespace, [manifest('one', 'Frozen [fake:sleep=90]'), manifest('two', 'Frozen too [fake:sleep=90]')]);
     await expect.poll(async () => (await runs(namespace)).filter((r) => r.status?.phase === 'Running' && r.status.node === frozen).length, { timeout: 60_000, interval: 250 }).toBe(2);
-    const b = await startAgent(namespace, other, flags);
+    const b = await agents.startAgent(namespace, other, flags);
 
     process.kill(a.pid, 'SIGSTOP');
     let resumed = false;
@@ -225,14 +185,14 @@ describe('an agent frozen with SIGSTOP past its Lease, then resumed', () => {
 
 describe('an agent drained with SIGUSR2', () => {
   it('claims nothing more, lets its running run finish, then exits cleanly', async () => {
-    const namespace = await newNamespace('drain');
+    const namespace = await agents.newNamespace('drain');
     const flags = ['--max-concurrent-runs', '2', '--lease-duration-seconds', '4'];
     const drained = uniqueName('drain-a');
     const other = uniqueName('drain-b');
-    const a = await startAgent(namespace, drained, flags);
+    const a = await agents.startAgent(namespace, drained, flags);
     await apply(namespace, [manifest('finishing', 'Finish while draining [fake:sleep=8]')]);
     await expect.poll(async () => (await runOf(namespace, 'finishing'))?.status?.phase, { timeout: 60_000, interval: 250 }).toBe('Running');
-    await startAgent(namespace, other, flags);
+    await agents.startAgent(namespace, other, flags);
     process.kill(a.pid, 'SIGUSR2');
     await expect.poll(() => a.logs.withMessage('draining: no more claims').length, { timeout: 10_000, interval: 100 }).toBe(1);
     await apply(namespace, [manifest('elsewhere', 'Not on the drained node')]);
