@@ -55,7 +55,10 @@ export async function startEmbedded(config: ServeConfig, log: RootLogger, surrou
     // the slots' seeding then never delay the first answers. Nothing is lost meanwhile: a run
     // created through the API is in the store, and the loop's watch starts with every run.
     const tracing = await tracingFor(config);
-    const agent = await prepareNodeAgent({ store, config, stateDir, owner, env, log, ...compact({ tracing }) });
+    const agent = await prepareNodeAgent({ store, config, stateDir, owner, env, log, ...compact({ tracing }) }).catch(async (err: unknown) => {
+      await tracing?.shutdown();
+      throw err;
+    });
     let api: ApiServer;
     let running: NodeAgent;
     try {
