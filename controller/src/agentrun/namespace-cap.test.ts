@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AgentRunStatus } from '../../../contract/apis/v1alpha1/index.ts';
 import type { Resource } from '../../../contract/store/store.ts';
-import { countClaimed, decideNamespaceCap, parseCap } from './namespace-cap.ts';
+import { OneAtATime, claimedIn, countClaimed, decideNamespaceCap, parseCap } from './namespace-cap.ts';
 
 function run(uid: string, status: Partial<AgentRunStatus> | undefined): Resource<AgentRunStatus> {
   return {
@@ -40,5 +40,33 @@ describe('decideNamespaceCap', () => {
       change: { phase: 'Pending', reason: 'NamespaceCapReached', message: 'namespace ns runs 2 of its 2 allowed runs (stromboli.dev/max-running-runs); waiting' },
     });
     expect(decideNamespaceCap({ namespace: 'ns', cap: 0, claimed: 0 }).type).toBe('wait');
+  });
+});
+
+describe('claimedIn', () => {
+  it("adds the runs this agent holds a slot for that the list does not show claimed yet, once each, never the run itself or a finished one", async () => {
+    const run = (name: string, uid: string, status?: Record<string, unknown>) => ({ apiVersion: 'v', kind: 'k', metadata: { name, namespace: 'ns', uid, generation: 1, resourceVersion: '1', creationTimestamp: 't' }, spec: {}, ...(status === undefined ? {} : { status }) });
+    const runs = [run('a', 'ua', { phase: 'Running', node: 'n1' }), run('b', 'ub'), run('c', 'uc', { phase: 'Succeeded', node: 'n1' }), run('d', 'ud')];
+    const store = { list: async () => runs as never };
+    expect(await claimedIn(store, 'ns', 'ud')).toBe(1);
+    expect(await claimedIn(store, 'ns', 'ud', ['ns/a', 'ns/b', 'ns/c', 'ns/d', 'other/x'])).toBe(2);
+  });
+});
+
+describe('OneAtATime', () => {
+  it('runs the tasks of one key one after another, other keys alongside, and goes on after a failure', async () => {
+    const order: string[] = [];
+    const serial = new OneAtATime();
+    const task = (name: string, ms: number, fail = false) => async () => {
+      order.push(`${name} start`);
+      await new Promise((r) => setTimeout(r, ms));
+      order.push(`${name} end`);
+      if (fail) throw new Error(name);
+      return name;
+    };
+    const results = await Promise.allSettled([serial.run('ns', task('a', 20, true)), serial.run('ns', task('b', 1)), serial.run('other', task('c', 1))]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'fulfilled', 'fulfilled']);
+    expect(order.indexOf('b start')).toBeGreaterThan(order.indexOf('a end'));
+    expect(order.indexOf('c end')).toBeLessThan(order.indexOf('a end'));
   });
 });

@@ -4,7 +4,8 @@
 // some agent claimed and that have not finished (one list of the namespace), and claims only
 // below the cap. The count and the claim are two requests: agents that claim in the same instant
 // may each see room for one more, so with N agents the cap can be exceeded by at most N-1 runs,
-// until those end; it is never exceeded by one agent alone.
+// until those end. One agent alone never exceeds it: its count includes the runs it holds a slot
+// for, and its own count-then-claim steps for one namespace run one at a time (reconciler.ts).
 import type { AgentRunStatus } from '../../../contract/apis/v1alpha1/index.ts';
 import { Reasons, isTerminalPhase } from '../../../contract/apis/v1alpha1/index.ts';
 import type { Resource, ResourceStore } from '../../../contract/store/store.ts';
@@ -41,7 +42,36 @@ export function decideNamespaceCap(input: { namespace: string; cap: number | und
   };
 }
 
-/** Counts a namespace's claimed runs through the store (one list of the namespace). */
-export async function claimedIn(store: Pick<ResourceStore<AgentRunStatus>, 'list'>, namespace: string, exceptUid: string): Promise<number> {
-  return countClaimed(await store.list({ namespace }), exceptUid);
+/**
+ * Counts a namespace's claimed runs through the store (one list of the namespace), plus the runs
+ * this agent holds a slot for that the list does not show claimed yet (`ownKeys`, namespace/name:
+ * its claims in flight, which a cached list may not have seen).
+ */
+export async function claimedIn(store: Pick<ResourceStore<AgentRunStatus>, 'list'>, namespace: string, exceptUid: string, ownKeys: Iterable<string> = []): Promise<number> {
+  const runs = await store.list({ namespace });
+  const counted = new Set(runs.filter((r) => r.metadata.uid !== exceptUid && r.status?.node !== undefined && r.status.node !== '' && !isTerminalPhase(r.status.phase)).map((r) => r.metadata.name));
+  const except = runs.find((r) => r.metadata.uid === exceptUid)?.metadata.name;
+  const finished = new Set(runs.filter((r) => isTerminalPhase(r.status?.phase)).map((r) => r.metadata.name));
+  for (const key of ownKeys) {
+    const slash = key.indexOf('/');
+    const name = key.slice(slash + 1);
+    if (key.slice(0, slash) === namespace && name !== except && !finished.has(name)) counted.add(name);
+  }
+  return counted.size;
+}
+
+/** Runs the tasks given for one key one after another (others keys in parallel): an agent's count-then-claim per namespace. */
+export class OneAtATime {
+  readonly #tails = new Map<string, Promise<unknown>>();
+
+  run<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.#tails.get(key) ?? Promise.resolve();
+    const next = previous.then(task, task);
+    const tail = next.catch(() => undefined);
+    this.#tails.set(key, tail);
+    void tail.then(() => {
+      if (this.#tails.get(key) === tail) this.#tails.delete(key);
+    });
+    return next;
+  }
 }

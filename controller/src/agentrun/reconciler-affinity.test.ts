@@ -139,6 +139,15 @@ describe('AgentRunReconciler with a namespace cap', () => {
     expect((await store.get(three)).status).toMatchObject({ phase: 'Running', node: 'a' });
   });
 
+  it('never lets one agent exceed the cap with its own concurrent reconciles (count and claim one at a time, own slots counted)', async () => {
+    const a = agent('a', [], false, { default: 1 });
+    const refs = [await create('one', { prompt: 'x' }), await create('two', { prompt: 'x' }), await create('three', { prompt: 'x' })];
+    await Promise.all(refs.map((ref) => reconcile(a, ref)));
+    expect(a.runner.starts).toHaveLength(1);
+    const reasons = await Promise.all(refs.map(async (ref) => reasonOf((await store.get(ref)).status)));
+    expect(reasons.filter((r) => r === 'NamespaceCapReached')).toHaveLength(2);
+  });
+
   it('applies no cap to a namespace without one', async () => {
     const a = agent('a', [], false, { other: 1 });
     const refs = [await create('one', { prompt: 'x' }), await create('two', { prompt: 'x' })];

@@ -13,7 +13,7 @@ import { refFromKey, refOf } from '../../../contract/store/store.ts';
 import { CLEANUP_FINALIZER, conclude, deadlineSeconds, decide } from './phases.ts';
 import { claimChange, decideSessionClaim, ownershipOf, resumedSessionOf } from './claims.ts';
 import type { SessionHomes } from './session-homes.ts';
-import { claimedIn, decideNamespaceCap } from './namespace-cap.ts';
+import { OneAtATime, claimedIn, decideNamespaceCap } from './namespace-cap.ts';
 import type { NamespaceCaps } from './namespace-cap.ts';
 import type { Conclusion } from './phases.ts';
 import type { KnownContainers } from './known-containers.ts';
@@ -134,6 +134,8 @@ export class AgentRunReconciler implements Reconciler {
   readonly #tracing: Tracing;
   readonly #prompts: PromptSource;
   readonly #claims: ClaimGate | undefined;
+  /** Count-then-claim under a namespace cap, one at a time per namespace. */
+  readonly #capLocks = new OneAtATime();
   readonly #sessionHomes: SessionHomes | undefined;
   readonly #namespaceCaps: NamespaceCaps | undefined;
 
@@ -241,9 +243,10 @@ export class AgentRunReconciler implements Reconciler {
           if (ownershipOf(status, this.#node).kind !== 'mine') {
             const affinity = await this.#sessionAffinity(run, spec);
             if (affinity !== undefined) return affinity;
-            const capped = await this.#namespaceCap(run);
-            if (capped !== undefined) return capped;
-            const claimed = await this.#claim(key, run, spec);
+            // Under a namespace cap, count and claim one at a time per namespace on this agent, so its own workers never both see room for one.
+            const namespace = run.metadata.namespace;
+            const cap = await this.#namespaceCaps?.capOf(namespace);
+            const claimed = cap === undefined ? await this.#claim(key, run, spec) : await this.#capLocks.run(namespace, async () => (await this.#namespaceCap(run, cap)) ?? this.#claim(key, run, spec));
             if (!('run' in claimed)) return claimed;
             current = claimed.run;
           }
@@ -309,13 +312,9 @@ export class AgentRunReconciler implements Reconciler {
   }
 
   /** Before claiming: undefined to claim; at the namespace's cap, the run waits (NamespaceCapReached, written once per message and generation). */
-  async #namespaceCap(run: AgentRunResource): Promise<ReconcileResult | undefined> {
-    const caps = this.#namespaceCaps;
-    if (caps === undefined) return undefined;
+  async #namespaceCap(run: AgentRunResource, cap: number): Promise<ReconcileResult | undefined> {
     const namespace = run.metadata.namespace;
-    const cap = await caps.capOf(namespace);
-    if (cap === undefined) return undefined;
-    const decision = decideNamespaceCap({ namespace, cap, claimed: await claimedIn(this.#store, namespace, run.metadata.uid) });
+    const decision = decideNamespaceCap({ namespace, cap, claimed: await claimedIn(this.#store, namespace, run.metadata.uid, this.#slots.holders()) });
     if (decision.type === 'claim') return undefined;
     await this.#writeWaiting(run, decision.change);
     return { requeueAfterMs: SESSION_RECHECK_MS };

@@ -43,6 +43,11 @@ export class Slots {
     return true;
   }
 
+  /** The keys holding a slot now (claimed or starting or running on this agent). */
+  holders(): ReadonlySet<string> {
+    return this.#running;
+  }
+
   /** Records a run whose container already runs (adoption), whatever the limit says. */
   markRunning(key: string): void {
     this.#waiting.delete(key);
