@@ -26,8 +26,13 @@ export function parseCap(value: string | undefined): number | undefined {
 }
 
 /** The runs that count against the cap: claimed by some agent (status.node) and unfinished, other than `exceptUid`. */
+function claimedOthers(runs: readonly Resource<AgentRunStatus>[], exceptUid: string): Resource<AgentRunStatus>[] {
+  return runs.filter((r) => r.metadata.uid !== exceptUid && r.status?.node !== undefined && r.status.node !== '' && !isTerminalPhase(r.status.phase));
+}
+
+/** How many runs count against the cap (claimedOthers). */
 export function countClaimed(runs: readonly Resource<AgentRunStatus>[], exceptUid: string): number {
-  return runs.filter((r) => r.metadata.uid !== exceptUid && r.status?.node !== undefined && r.status.node !== '' && !isTerminalPhase(r.status.phase)).length;
+  return claimedOthers(runs, exceptUid).length;
 }
 
 /** What a claim may do under a namespace's cap. */
@@ -49,7 +54,7 @@ export function decideNamespaceCap(input: { namespace: string; cap: number | und
  */
 export async function claimedIn(store: Pick<ResourceStore<AgentRunStatus>, 'list'>, namespace: string, exceptUid: string, ownKeys: Iterable<string> = []): Promise<number> {
   const runs = await store.list({ namespace });
-  const counted = new Set(runs.filter((r) => r.metadata.uid !== exceptUid && r.status?.node !== undefined && r.status.node !== '' && !isTerminalPhase(r.status.phase)).map((r) => r.metadata.name));
+  const counted = new Set(claimedOthers(runs, exceptUid).map((r) => r.metadata.name));
   const except = runs.find((r) => r.metadata.uid === exceptUid)?.metadata.name;
   const finished = new Set(runs.filter((r) => isTerminalPhase(r.status?.phase)).map((r) => r.metadata.name));
   for (const key of ownKeys) {
